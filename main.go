@@ -1,0 +1,173 @@
+// Command nessemble-registry is a package registry for the nessemble NES
+// assembler: one binary serving the registry API over a local SQLite file.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nessemble/nessemble-registry/server"
+	"github.com/nessemble/nessemble-registry/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nessemble-registry:", err)
+		os.Exit(1)
+	}
+}
+
+// run executes one command line; main and the tests call it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "nessemble-registry",
+		Short:         "A package registry for the nessemble NES assembler",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		newServeCmd(),
+		newVersionCmd(),
+	)
+	return root
+}
+
+// dataFlag binds the data folder flag shared by every command that opens
+// the store; NESSEMBLE_REGISTRY_DATA overrides the default.
+func dataFlag(cmd *cobra.Command, dir *string) {
+	def := "nessemble-registry-data"
+	if env := os.Getenv("NESSEMBLE_REGISTRY_DATA"); env != "" {
+		def = env
+	}
+	cmd.Flags().StringVar(dir, "data", def, "data folder holding the SQLite file and the tarballs (env NESSEMBLE_REGISTRY_DATA)")
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "nessemble-registry", version)
+			return err
+		},
+	}
+}
+
+type serveConfig struct {
+	data      string
+	addr      string
+	logFormat string
+	server    server.Config
+}
+
+func newServeCmd() *cobra.Command {
+	var cfg serveConfig
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the registry's HTTP server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), cfg, cmd.ErrOrStderr(), nil)
+		},
+	}
+	f := cmd.Flags()
+	dataFlag(cmd, &cfg.data)
+	f.StringVar(&cfg.addr, "addr", "127.0.0.1:8000", "address to listen on")
+	f.StringVar(&cfg.server.BaseURL, "base-url", "", "public URL of the registry, path prefix included (default: from each request's Host)")
+	f.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	f.IntVar(&cfg.server.RateLimit, "rate-limit", server.DefaultRateLimit, "requests per client address per rate window; -1 turns limiting off")
+	f.DurationVar(&cfg.server.RateWindow, "rate-window", server.DefaultRateWindow, "rate limit window")
+	f.DurationVar(&cfg.server.MaxAge, "max-age", server.DefaultMaxAge, "how long clients may cache read answers")
+	f.DurationVar(&cfg.server.TokenTTL, "token-ttl", server.DefaultTokenTTL, "how long a login token lives")
+	f.Int64Var(&cfg.server.MaxUpload, "max-upload", server.DefaultMaxUpload, "largest publish request body, in bytes")
+	return cmd
+}
+
+// serve runs the registry until ctx ends. ready, if not nil, receives the
+// listening address once requests can be served (tests listen on port 0).
+func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- string) error {
+	log, err := newLogger(cfg.logFormat, logOut)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	cfg.server.Version = version
+	srv := server.New(cfg.server, db, log)
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "data", cfg.data)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("unknown --log-format %q: use text or json", format)
+}

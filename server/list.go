@@ -1,0 +1,191 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nessemble/nessemble-registry/store"
+)
+
+// Paging limits for / and /search.
+const (
+	defaultPerPage = 10
+	maxPerPage     = 100
+	maxPage        = 1_000_000
+	maxTermLen     = 100
+)
+
+// summary is one package in a list or search answer.
+type summary struct {
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Tags        []string `json:"tags"`
+	URL         string   `json:"url"`
+}
+
+// legacySummary is what the nessemble client reads of a search result:
+// with tags, ten results overflow its 128-token JSON budget.
+type legacySummary struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+}
+
+type pagination struct {
+	Page    int     `json:"page"`
+	PerPage int     `json:"per_page"`
+	Total   int     `json:"total"`
+	Prev    *string `json:"prev"`
+	Next    *string `json:"next"`
+}
+
+// paging reads page and per_page from the query string.
+func paging(q url.Values) (page, perPage int, err error) {
+	page, err = intParam(q, "page", 1, 1, maxPage)
+	if err != nil {
+		return 0, 0, err
+	}
+	perPage, err = intParam(q, "per_page", defaultPerPage, 1, maxPerPage)
+	return page, perPage, err
+}
+
+func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
+	s := q.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, userError(http.StatusBadRequest,
+			"Invalid "+name+": use a whole number from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+	}
+	return n, nil
+}
+
+// pageLinks builds the pagination block; link makes the URL of a page.
+func pageLinks(page, perPage, total int, link func(page int) string) pagination {
+	p := pagination{Page: page, PerPage: perPage, Total: total}
+	if page > 1 {
+		prev := link(min(page-1, (total+perPage-1)/perPage))
+		if total == 0 {
+			prev = link(1)
+		}
+		p.Prev = &prev
+	}
+	if page*perPage < total {
+		next := link(page + 1)
+		p.Next = &next
+	}
+	return p
+}
+
+func (c *call) summaries(ps []store.Package) any {
+	if c.legacy {
+		out := make([]legacySummary, len(ps))
+		for i, p := range ps {
+			out[i] = legacySummary{p.Title, p.Description}
+		}
+		return out
+	}
+	out := make([]summary, len(ps))
+	for i, p := range ps {
+		out[i] = summary{p.Title, p.Description, p.Tags, c.base + "/package/" + p.Title}
+	}
+	return out
+}
+
+func (s *Server) handleList(c *call) error {
+	q := c.r.URL.Query()
+	page, perPage, err := paging(q)
+	if err != nil {
+		return err
+	}
+	opts := store.ListOptions{Offset: (page - 1) * perPage, Limit: perPage}
+	sortBy, order := q.Get("sort_by"), q.Get("order")
+	switch sortBy {
+	case "", "title":
+		sortBy = "title"
+	case "description":
+		opts.ByDescription = true
+	default:
+		return userError(http.StatusBadRequest, "Invalid sort_by: use title or description")
+	}
+	switch order {
+	case "", "asc":
+		order = "asc"
+	case "desc":
+		opts.Desc = true
+	default:
+		return userError(http.StatusBadRequest, "Invalid order: use asc or desc")
+	}
+	pkgs, total, err := s.db.ListPackages(c.r.Context(), opts)
+	if err != nil {
+		return err
+	}
+	link := func(p int) string {
+		return c.base + "/?page=" + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(perPage) +
+			"&sort_by=" + sortBy + "&order=" + order
+	}
+	return c.json(http.StatusOK, struct {
+		Packages   any        `json:"packages"`
+		Pagination pagination `json:"pagination"`
+	}{c.summaries(pkgs), pageLinks(page, perPage, total, link)}, cacheable)
+}
+
+func (s *Server) handleSearch(c *call) error {
+	term := strings.TrimSpace(c.ps.ByName("term"))
+	if term == "" {
+		term = strings.TrimSpace(c.r.URL.Query().Get("q"))
+	}
+	if len(term) > maxTermLen {
+		return userError(http.StatusBadRequest, "Search term too long: use at most "+strconv.Itoa(maxTermLen)+" bytes")
+	}
+	page, perPage, err := paging(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	pkgs, total, err := s.db.Search(c.r.Context(), term, (page-1)*perPage, perPage)
+	if err != nil {
+		return err
+	}
+	link := func(p int) string {
+		return c.base + "/search/" + url.PathEscape(term) + "?page=" + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(perPage)
+	}
+	if c.legacy {
+		// No "term": a term equal to "title" would be taken for a key.
+		return c.json(http.StatusOK, struct {
+			Results    any        `json:"results"`
+			Pagination pagination `json:"pagination"`
+		}{c.summaries(pkgs), pageLinks(page, perPage, total, link)}, cacheable)
+	}
+	return c.json(http.StatusOK, struct {
+		Term       string     `json:"term"`
+		Results    any        `json:"results"`
+		Pagination pagination `json:"pagination"`
+	}{term, c.summaries(pkgs), pageLinks(page, perPage, total, link)}, cacheable)
+}
+
+const statusPage = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>nessemble registry</title></head>
+<body><h1>nessemble registry</h1><p>Status: ok</p></body></html>
+`
+
+func (s *Server) handleStatus(c *call) error {
+	if !accepts(c.r.Header.Get("Accept"), "application/json") {
+		c.write(http.StatusOK, "text/html", []byte(statusPage), noStore)
+		return nil
+	}
+	pkgs, users, err := s.db.Counts(c.r.Context())
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, struct {
+		Status   string `json:"status"`
+		Version  string `json:"version"`
+		Packages int    `json:"packages"`
+		Users    int    `json:"users"`
+		Uptime   int64  `json:"uptime_seconds"`
+	}{"ok", s.cfg.Version, pkgs, users, int64(time.Since(s.started) / time.Second)}, noStore)
+}

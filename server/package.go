@@ -1,0 +1,144 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/nessemble/nessemble-registry/store"
+)
+
+// isoMillis is the seed's date format: ISO 8601, UTC, milliseconds, "Z".
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+// handlePackage serves /package/NAME[/VERSION][/README|/data].
+func (s *Server) handlePackage(c *call) error {
+	parts := strings.Split(strings.Trim(c.ps.ByName("path"), "/"), "/")
+	if parts[0] == "publish" && len(parts) == 1 {
+		c.Header().Set("Allow", "POST, PUT, OPTIONS")
+		return userError(http.StatusMethodNotAllowed, "Publish with POST (new package) or PUT (new version)")
+	}
+	name, version, what := parts[0], "", ""
+	switch len(parts) {
+	case 1:
+	case 2:
+		if parts[1] == "README" || parts[1] == "data" {
+			what = parts[1]
+		} else {
+			version = parts[1]
+		}
+	case 3:
+		version, what = parts[1], parts[2]
+		if what != "README" && what != "data" {
+			return userError(http.StatusNotFound, "Not Found: use /package/NAME/VERSION/README or /data")
+		}
+	default:
+		return userError(http.StatusNotFound, "Not Found: no such endpoint under /package")
+	}
+	if name == "" {
+		return userError(http.StatusNotFound, "Not Found: name a package, as in /package/NAME")
+	}
+	v, err := s.db.Version(c.r.Context(), name, version)
+	if errors.Is(err, store.ErrNotFound) {
+		if version != "" {
+			if _, perr := s.db.Package(c.r.Context(), name); perr == nil {
+				return userError(http.StatusNotFound, "Package "+name+" has no version "+version)
+			}
+		}
+		return userError(http.StatusNotFound, "Package does not exist")
+	}
+	if err != nil {
+		return err
+	}
+	switch what {
+	case "README":
+		c.write(http.StatusOK, "text/plain", []byte(v.Readme), cacheable)
+		return nil
+	case "data":
+		return s.sendTarball(c, v)
+	}
+	return s.sendDocument(c, v, version != "")
+}
+
+func (s *Server) sendTarball(c *call, v store.Version) error {
+	data, err := s.db.Tarball(v.Shasum)
+	if err != nil {
+		return err
+	}
+	h := c.Header()
+	h["Content-Disposition"] = []string{`attachment; filename="` + v.Title + "-" + v.Version + `.tar.gz"`}
+	h["X-Integrity"] = []string{v.Shasum}
+	h["ETag"] = []string{`"` + v.Shasum + `"`}
+	c.write(http.StatusOK, "application/tar+gzip", data, cacheable)
+	return nil
+}
+
+// sendDocument writes the package document. pinned is set when the URL
+// named the version, so that links name it too.
+func (s *Server) sendDocument(c *call, v store.Version, pinned bool) error {
+	link := c.base + "/package/" + v.Title
+	if pinned {
+		link += "/" + v.Version
+	}
+	date := v.Published.UTC().Format(isoMillis)
+	if c.legacy {
+		// The client reads only resource and readme, taking the first
+		// string equal to the key anywhere: so those come first, and the
+		// version list and tags, which cost tokens, are left out.
+		return c.json(http.StatusOK, struct {
+			Resource    string `json:"resource"`
+			Readme      string `json:"readme"`
+			Title       string `json:"title"`
+			Description string `json:"description"`
+			Version     string `json:"version"`
+			Author      string `json:"author"`
+			License     string `json:"license"`
+			Date        string `json:"date"`
+			Shasum      string `json:"shasum"`
+		}{link + "/data", link + "/README", v.Title, v.Description, v.Version, v.Author, v.License, date, v.Shasum}, cacheable)
+	}
+	rels, err := s.db.Releases(c.r.Context(), v.Title)
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, struct {
+		Title       string   `json:"title"`
+		Description string   `json:"description"`
+		Version     string   `json:"version"`
+		Versions    releases `json:"versions"`
+		Author      string   `json:"author"`
+		License     string   `json:"license"`
+		Tags        []string `json:"tags"`
+		Date        string   `json:"date"`
+		Readme      string   `json:"readme"`
+		Resource    string   `json:"resource"`
+		Shasum      string   `json:"shasum"`
+	}{v.Title, v.Description, v.Version, rels, v.Author, v.License, v.Tags, date,
+		link + "/README", link + "/data", v.Shasum}, cacheable)
+}
+
+// releases encodes as a JSON object from version to date, newest first:
+// encoding/json would sort a map's keys.
+type releases []store.Release
+
+func (rs releases) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(r.Version)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteString(`:"`)
+		b.WriteString(r.Published.UTC().Format(isoMillis))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}

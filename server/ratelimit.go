@@ -1,0 +1,85 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// limiter counts requests per client address in fixed windows. A fixed
+// window is what the X-RateLimit-* headers describe: a limit, what is left
+// of it, and when it resets.
+type limiter struct {
+	limit  int // <= 0: off
+	window time.Duration
+
+	mu      sync.Mutex
+	clients map[string]*window
+	sweep   time.Time // next time stale entries are dropped
+}
+
+type window struct {
+	reset time.Time
+	used  int
+}
+
+// rateState is what one request learned from the limiter, for its headers.
+type rateState struct {
+	limit, remaining int
+	reset            int64 // Unix seconds
+	retryAfter       int   // seconds until reset
+}
+
+func newLimiter(limit int, win time.Duration) *limiter {
+	return &limiter{limit: limit, window: win, clients: make(map[string]*window)}
+}
+
+// take counts one request from addr and reports whether it may go on.
+func (l *limiter) take(addr string, now time.Time) (rateState, bool) {
+	if l.limit <= 0 {
+		return rateState{}, true
+	}
+	l.mu.Lock()
+	if now.After(l.sweep) {
+		for k, w := range l.clients {
+			if !now.Before(w.reset) {
+				delete(l.clients, k)
+			}
+		}
+		l.sweep = now.Add(l.window)
+	}
+	w := l.clients[addr]
+	if w == nil || !now.Before(w.reset) {
+		if w == nil {
+			w = new(window)
+			l.clients[addr] = w
+		}
+		w.reset, w.used = now.Add(l.window), 0
+	}
+	w.used++
+	used, reset := w.used, w.reset
+	l.mu.Unlock()
+
+	st := rateState{
+		limit:      l.limit,
+		remaining:  max(l.limit-used, 0),
+		reset:      reset.Unix(),
+		retryAfter: int((reset.Sub(now) + time.Second - 1) / time.Second),
+	}
+	return st, used <= l.limit
+}
+
+func (st rateState) setHeaders(h http.Header) {
+	if st.limit <= 0 {
+		return
+	}
+	// Set directly, not with h.Set, to keep the documented spelling
+	// "RateLimit" (Go would write "Ratelimit").
+	h["X-RateLimit-Limit"] = []string{strconv.Itoa(st.limit)}
+	h["X-RateLimit-Remaining"] = []string{strconv.Itoa(st.remaining)}
+	h["X-RateLimit-Reset"] = []string{strconv.FormatInt(st.reset, 10)}
+	if _, ok := h["Retry-After"]; !ok {
+		h["Retry-After"] = []string{strconv.Itoa(st.retryAfter)}
+	}
+}

@@ -1,0 +1,290 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/nessemble/nessemble-registry/store"
+)
+
+// call is one request on its way through the server. It is the
+// http.ResponseWriter the router's handles receive, so that handlers can
+// reach the request's state without a context lookup.
+type call struct {
+	http.ResponseWriter
+	r     *http.Request
+	s     *Server
+	ps    httprouter.Params
+	path  string // route path, mount and version prefixes removed
+	base  string // absolute URL prefix for links in answers
+	start time.Time
+	rate  rateState
+	// legacy is set for the nessemble 1.x client, whose 128-token JSON
+	// parser needs trimmed answers.
+	legacy bool
+	status int
+	bytes  int
+}
+
+// handler serves one route; an error goes to the error sink.
+type handler func(c *call) error
+
+func adapt(h handler) httprouter.Handle {
+	return func(w http.ResponseWriter, _ *http.Request, ps httprouter.Params) {
+		c := w.(*call)
+		c.ps = ps
+		if err := h(c); err != nil {
+			c.fail(err)
+		}
+	}
+}
+
+// apiError is an error whose message is meant for the user.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+// userError makes an error shown to the user as it is.
+func userError(status int, msg string) error { return &apiError{status, msg} }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	c := &call{ResponseWriter: w, r: r, s: s, start: time.Now()}
+	c.legacy = strings.HasPrefix(r.Header.Get("User-Agent"), "nessemble/")
+	c.path, c.base = s.route(r)
+	defer s.logAccess(c)
+
+	if r.Method == http.MethodOptions {
+		c.preflight()
+		return
+	}
+	var ok bool
+	if c.rate, ok = s.limiter.take(clientAddr(r), c.start); !ok {
+		c.fail(userError(http.StatusTooManyRequests,
+			"Too many requests from your address; wait "+strconv.Itoa(c.rate.retryAfter)+" seconds and try again"))
+		return
+	}
+	if v, ok := acceptVersion(r.Header.Get("Accept")); ok && v != "1" {
+		c.fail(userError(http.StatusNotAcceptable, "API version "+v+" is not supported; this registry speaks version 1"))
+		return
+	}
+	h, ps, _ := s.router.Lookup(r.Method, c.path)
+	if h == nil {
+		c.notRouted()
+		return
+	}
+	h(c, r, ps)
+}
+
+// route strips the mount prefix of the base URL and a /v1 version prefix
+// from the request path, and works out the base for absolute links.
+func (s *Server) route(r *http.Request) (path, base string) {
+	path = r.URL.Path
+	if s.mount != "" && (path == s.mount || strings.HasPrefix(path, s.mount+"/")) {
+		path = path[len(s.mount):]
+	}
+	version := ""
+	if path == "/v1" || strings.HasPrefix(path, "/v1/") {
+		path, version = path[len("/v1"):], "/v1"
+	}
+	if path == "" {
+		path = "/"
+	}
+	if s.cfg.BaseURL != "" {
+		return path, s.cfg.BaseURL + version
+	}
+	return path, "http://" + r.Host + version
+}
+
+func (c *call) notRouted() {
+	var allow []string
+	for _, m := range allMethods {
+		if h, _, _ := c.s.router.Lookup(m, c.path); h != nil {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		c.fail(userError(http.StatusNotFound, "Not Found: no such endpoint; see the registry API documentation"))
+		return
+	}
+	allow = append(allow, http.MethodOptions)
+	c.Header().Set("Allow", strings.Join(allow, ", "))
+	c.fail(userError(http.StatusMethodNotAllowed,
+		"Method "+c.r.Method+" is not allowed here; use "+strings.Join(allow, ", ")))
+}
+
+// preflight answers a CORS OPTIONS request.
+func (c *call) preflight() {
+	h := c.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept")
+	h.Set("Access-Control-Max-Age", "86400")
+	c.write(http.StatusNoContent, "", nil, noStore)
+}
+
+// cachePolicy says which caching headers an answer carries.
+type cachePolicy int
+
+const (
+	noStore   cachePolicy = iota // writes, user endpoints and errors
+	cacheable                    // reads: max-age, Expires, ETag
+)
+
+var (
+	hdrNoStore   = []string{"no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0"}
+	hdrExpiresNo = []string{"-1"}
+	hdrServer    = []string{"Nessemble"}
+	hdrStar      = []string{"*"}
+	hdrClose     = []string{"close"}
+)
+
+// write sends a whole answer with every header the protocol asks for and
+// an exact Content-Length, so net/http never switches to chunked.
+func (c *call) write(status int, ctype string, body []byte, policy cachePolicy) {
+	h := c.Header()
+	if ctype != "" {
+		h["Content-Type"] = []string{ctype}
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Access-Control-Allow-Origin"] = hdrStar
+	h["Server"] = hdrServer
+	c.rate.setHeaders(h)
+	now := c.s.now()
+	if policy == cacheable && status < 300 {
+		maxAge := int(c.s.cfg.MaxAge / time.Second)
+		h["Cache-Control"] = []string{"max-age=" + strconv.Itoa(maxAge)}
+		h["Expires"] = []string{now.Add(c.s.cfg.MaxAge).UTC().Format(http.TimeFormat)}
+		if _, ok := h["ETag"]; !ok {
+			h["ETag"] = []string{etagOf(body)}
+		}
+		if inm := c.r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, h["ETag"][0]) {
+			delete(h, "Content-Length")
+			delete(h, "Content-Type")
+			status, body = http.StatusNotModified, nil
+		}
+	} else {
+		h["Cache-Control"] = hdrNoStore
+		h["Expires"] = hdrExpiresNo
+	}
+	// The nessemble client never reuses a connection, and a HEAD answer
+	// with a length on an open connection would hang it: close those.
+	if c.legacy || c.r.Method == http.MethodHead {
+		h["Connection"] = hdrClose
+	}
+	h["X-Response-Time"] = []string{strconv.FormatFloat(time.Since(c.start).Seconds(), 'f', 3, 64)}
+	c.status = status
+	c.WriteHeader(status)
+	if c.r.Method != http.MethodHead && len(body) > 0 {
+		n, _ := c.Write(body)
+		c.bytes = n
+	}
+}
+
+// json sends v as a JSON answer.
+func (c *call) json(status int, v any, policy cachePolicy) error {
+	b, err := marshal(v)
+	if err != nil {
+		return err
+	}
+	c.write(status, "application/json", b, policy)
+	return nil
+}
+
+// marshal encodes v as JSON without HTML escaping: the client unescapes
+// only \n and \t, so "&" must stay "&".
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// fail is the one error sink: it maps errors to statuses, writes the JSON
+// error body and logs only internal errors, whose text the client never
+// sees.
+func (c *call) fail(err error) {
+	status, msg := http.StatusInternalServerError, "Internal server error; the registry's operator can find the cause in its log"
+	var ae *apiError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		status, msg = ae.status, ae.msg
+	case errors.As(err, &mbe):
+		status, msg = http.StatusRequestEntityTooLarge,
+			"Request body too large: the limit is "+strconv.FormatInt(mbe.Limit, 10)+" bytes"
+	case errors.Is(err, store.ErrNotFound):
+		status, msg = http.StatusNotFound, "Not Found"
+	default:
+		c.s.log.Error("internal error", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
+	}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		c.Header()["Retry-After"] = []string{strconv.Itoa(max(c.rate.retryAfter, 1))}
+	}
+	body, _ := marshal(struct {
+		Status int    `json:"status"`
+		Error  string `json:"error"`
+	}{status, safeMessage(msg)})
+	c.write(status, "application/json", body, noStore)
+}
+
+// safeMessage keeps an error message printable by the client, which passes
+// it to printf as the format: a "%" there would crash it.
+func safeMessage(s string) string {
+	return strings.ReplaceAll(s, "%", "％")
+}
+
+func (s *Server) logAccess(c *call) {
+	if !s.log.Enabled(c.r.Context(), slog.LevelInfo) {
+		return
+	}
+	s.log.LogAttrs(c.r.Context(), slog.LevelInfo, "request",
+		slog.String("method", c.r.Method),
+		slog.String("path", c.r.URL.Path),
+		slog.Int("status", c.status),
+		slog.Int("bytes", c.bytes),
+		slog.Duration("duration", time.Since(c.start)),
+		slog.String("remote", clientAddr(c.r)),
+	)
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func etagOf(body []byte) string {
+	h := fnv.New64a()
+	h.Write(body)
+	return fmt.Sprintf(`"%016x"`, h.Sum64())
+}
+
+// etagMatch reports whether an If-None-Match list names etag.
+func etagMatch(list, etag string) bool {
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		t = strings.TrimPrefix(t, "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}

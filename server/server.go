@@ -1,0 +1,144 @@
+// Package server is the registry's HTTP API: routes, handlers and the
+// response conventions the nessemble client depends on (PROTOCOL.md).
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/nessemble/nessemble-registry/store"
+)
+
+// Config holds the server's settings. Zero values take the defaults below.
+type Config struct {
+	// BaseURL is the registry's public URL, path prefix included. Absolute
+	// URLs in answers are built from it; empty means "from the request's
+	// Host". The server also answers under its path prefix.
+	BaseURL string
+	// RateLimit is how many requests one client address may make per
+	// RateWindow; negative turns limiting off.
+	RateLimit  int
+	RateWindow time.Duration
+	// MaxAge is how long clients may cache read answers.
+	MaxAge time.Duration
+	// TokenTTL is how long a login token lives.
+	TokenTTL time.Duration
+	// MaxUpload bounds a publish request's body.
+	MaxUpload int64
+	// SignupClosed refuses POST /user/create.
+	SignupClosed bool
+	// Version is the server's own version, shown by /status.
+	Version string
+}
+
+// Defaults.
+const (
+	DefaultRateLimit  = 1200 // per address per minute: a classroom of 30 behind one NAT
+	DefaultRateWindow = time.Minute
+	DefaultMaxAge     = 60 * time.Second
+	DefaultTokenTTL   = 24 * time.Hour
+	DefaultMaxUpload  = 1 << 20
+)
+
+func (c *Config) setDefaults() {
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RateWindow <= 0 {
+		c.RateWindow = DefaultRateWindow
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = DefaultMaxAge
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = DefaultTokenTTL
+	}
+	if c.MaxUpload <= 0 {
+		c.MaxUpload = DefaultMaxUpload
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+}
+
+// Server answers the registry API over a store.
+type Server struct {
+	cfg     Config
+	db      *store.DB
+	log     *slog.Logger
+	router  *httprouter.Router
+	limiter *limiter
+	started time.Time
+	now     func() time.Time
+
+	// mount is the path prefix of BaseURL ("" or "/registry"), which the
+	// server strips from requests that still carry it.
+	mount string
+
+	refMu sync.Mutex
+	ref   *refCache
+}
+
+// New builds a server. The logger receives one access line per request.
+func New(cfg Config, db *store.DB, log *slog.Logger) *Server {
+	cfg.setDefaults()
+	s := &Server{
+		cfg:     cfg,
+		db:      db,
+		log:     log,
+		started: time.Now(),
+		now:     time.Now,
+	}
+	if u, err := url.Parse(cfg.BaseURL); err == nil {
+		s.mount = strings.TrimRight(u.Path, "/")
+	}
+	s.limiter = newLimiter(cfg.RateLimit, cfg.RateWindow)
+	s.router = s.routes()
+	return s
+}
+
+// SetClock replaces the server's clock (tests).
+func (s *Server) SetClock(now func() time.Time) { s.now = now }
+
+// Handler is the server's root HTTP handler.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// routes lists every route in one place.
+func (s *Server) routes() *httprouter.Router {
+	r := httprouter.New()
+	get := func(path string, h handler) {
+		r.Handle(http.MethodGet, path, adapt(h))
+		r.Handle(http.MethodHead, path, adapt(h))
+	}
+	post := func(path string, h handler) { r.Handle(http.MethodPost, path, adapt(h)) }
+
+	get("/", s.handleList)
+	get("/status", s.handleStatus)
+	get("/search", s.handleSearch)
+	get("/search/:term", s.handleSearch)
+	get("/package/*path", s.handlePackage)
+	post("/package/*path", s.handlePublish)
+	r.Handle(http.MethodPut, "/package/*path", adapt(s.handlePublish))
+	get("/reference", s.handleReference)
+	get("/reference/*path", s.handleReference)
+	post("/user/create", s.handleCreateUser)
+	post("/user/login", s.handleLogin)
+	post("/user/logout", s.handleLogout)
+	r.Handle(http.MethodGet, "/user/logout", adapt(s.handleLogout))
+	post("/user/forgotpassword", s.handleForgotPassword)
+	post("/user/resetpassword", s.handleResetPassword)
+	get("/user/2FA/:id", s.handleResetQR)
+	get("/graphql", s.handleGraphQL)
+	post("/graphql", s.handleGraphQL)
+	return r
+}
+
+// methods the router may know, for Allow headers.
+var allMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut}

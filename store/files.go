@@ -1,0 +1,100 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// files keeps tarballs on disk, named by their SHA-1 so that no path is
+// ever built from user input and a file, once written, never changes.
+type files struct {
+	dir string // the data folder
+}
+
+func (f files) path(shasum string) (string, error) {
+	if !isHexSHA1(shasum) {
+		return "", fmt.Errorf("bad shasum %q", shasum)
+	}
+	return filepath.Join(f.dir, tarballDir, shasum[:2], shasum+".tar.gz"), nil
+}
+
+// put writes data under its shasum durably: temp file, fsync, rename,
+// fsync of the folder. created is false when the file was already there.
+func (f files) put(shasum string, data []byte) (created bool, err error) {
+	final, err := f.path(shasum)
+	if err != nil {
+		return false, err
+	}
+	if st, err := os.Stat(final); err == nil && st.Size() == int64(len(data)) {
+		return false, nil
+	}
+	dir := filepath.Dir(final)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return false, fmt.Errorf("store tarball: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Join(f.dir, tmpDir), "upload-*")
+	if err != nil {
+		return false, fmt.Errorf("store tarball: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), final)
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return false, fmt.Errorf("store tarball: %w", err)
+	}
+	return true, nil
+}
+
+func (f files) remove(shasum string) {
+	if p, err := f.path(shasum); err == nil {
+		os.Remove(p)
+	}
+}
+
+func (f files) read(shasum string) ([]byte, error) {
+	p, err := f.path(shasum)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("tarball %s is missing from the data folder: %w", shasum, ErrNotFound)
+	}
+	return b, err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func isHexSHA1(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

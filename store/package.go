@@ -1,0 +1,321 @@
+package store
+
+import (
+	"context"
+	"crypto/sha1"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nessemble/nessemble-registry/internal/semver"
+)
+
+// Package is a package as lists and searches show it: the fields of its
+// newest version.
+type Package struct {
+	Title       string
+	Description string
+	Tags        []string
+	Owner       string
+	Latest      string
+	Updated     time.Time
+}
+
+// Version is one published version of a package.
+type Version struct {
+	Title       string
+	Version     string
+	Description string
+	Author      string
+	License     string
+	Tags        []string
+	Readme      string
+	Shasum      string // SHA-1 of the canonical tarball, lowercase hex
+	Size        int64  // tarball size in bytes
+	Published   time.Time
+}
+
+// Release is a version number and when it was published.
+type Release struct {
+	Version   string
+	Published time.Time
+}
+
+// Mode says what a publish may do.
+type Mode int
+
+const (
+	// Create adds a new package; the title must be free (POST).
+	Create Mode = iota
+	// Update adds a version newer than every stored one to a package the
+	// publisher owns (PUT).
+	Update
+	// Import adds any version not stored yet, creating the package if
+	// needed; for seeding and tools.
+	Import
+)
+
+// ErrPackageExists means Create was asked for a title the publisher
+// already owns.
+var ErrPackageExists = errors.New("package exists; publish a new version with PUT")
+
+// NotNewerError refuses an Update whose version is not above Current.
+type NotNewerError struct{ Current string }
+
+func (e *NotNewerError) Error() string {
+	return "version is not newer than " + e.Current
+}
+
+// Publish stores version v of a package owned by owner, together with its
+// canonical tarball. The tarball reaches the disk (fsynced) before the row
+// naming it is committed; a failure leaves neither behind.
+func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, tarball []byte) (Version, error) {
+	if _, err := semver.Parse(v.Version); err != nil {
+		return Version{}, fmt.Errorf("version %q: %w", v.Version, err)
+	}
+	sum := sha1.Sum(tarball)
+	v.Shasum = hex.EncodeToString(sum[:])
+	v.Size = int64(len(tarball))
+	v.Published = db.now().UTC().Truncate(time.Millisecond)
+	tags, err := json.Marshal(nonNil(v.Tags))
+	if err != nil {
+		return Version{}, err
+	}
+
+	// One publish at a time in this process, so that cleaning up a failed
+	// publish's file can never remove a file another publish just committed.
+	db.pubMu.Lock()
+	defer db.pubMu.Unlock()
+
+	created, err := db.files.put(v.Shasum, tarball)
+	if err != nil {
+		return Version{}, err
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		return db.publishTx(ctx, tx, owner, mode, &v, string(tags))
+	})
+	if err != nil {
+		if created {
+			db.files.remove(v.Shasum)
+		}
+		return Version{}, err
+	}
+	return v, nil
+}
+
+func (db *DB) publishTx(ctx context.Context, tx *sql.Tx, owner string, mode Mode, v *Version, tags string) error {
+	var (
+		pkgID          int64
+		pkgOwner, last string
+	)
+	err := tx.QueryRowContext(ctx, `SELECT id, owner, latest, title FROM packages WHERE title = ?`, v.Title).
+		Scan(&pkgID, &pkgOwner, &last, &v.Title)
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	now := millis(v.Published)
+	switch {
+	case exists && !strings.EqualFold(pkgOwner, owner):
+		return ErrNotOwner
+	case exists && mode == Create:
+		return ErrPackageExists
+	case !exists && mode == Update:
+		return ErrNotFound
+	case exists && mode == Update && semver.Compare(v.Version, last) <= 0:
+		return &NotNewerError{Current: last}
+	}
+	if !exists {
+		res, err := tx.ExecContext(ctx, `INSERT INTO packages
+			(title, owner, description, tags, latest, haystack, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			v.Title, owner, v.Description, tags, v.Version, haystack(v), now, now)
+		if err != nil {
+			return err
+		}
+		if pkgID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO versions
+		(package_id, version, description, author, license, tags, readme, shasum, size, published_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		pkgID, v.Version, v.Description, v.Author, v.License, tags, v.Readme, v.Shasum, v.Size, now)
+	if err != nil {
+		return err
+	}
+	if exists && semver.Compare(v.Version, last) > 0 {
+		_, err = tx.ExecContext(ctx, `UPDATE packages SET description = ?, tags = ?, latest = ?,
+			haystack = ?, updated_at = ? WHERE id = ?`,
+			v.Description, tags, v.Version, haystack(v), now, pkgID)
+	}
+	return err
+}
+
+// haystack is what search matches against: title, description and tags,
+// lower-cased, separated by a byte no term can contain.
+func haystack(v *Version) string {
+	parts := append([]string{v.Title, v.Description}, v.Tags...)
+	return strings.ToLower(strings.Join(parts, "\x1f"))
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Package returns the package titled title (case-insensitive).
+func (db *DB) Package(ctx context.Context, title string) (Package, error) {
+	row := db.rd.QueryRowContext(ctx, `SELECT title, description, tags, owner, latest, updated_at
+		FROM packages WHERE title = ?`, title)
+	p, err := scanPackage(row)
+	return p, translate(err)
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanPackage(s scanner) (Package, error) {
+	var (
+		p       Package
+		tags    string
+		updated int64
+	)
+	if err := s.Scan(&p.Title, &p.Description, &tags, &p.Owner, &p.Latest, &updated); err != nil {
+		return p, err
+	}
+	p.Updated = fromMillis(updated)
+	return p, json.Unmarshal([]byte(tags), &p.Tags)
+}
+
+// Version returns one version of a package; version "" means the newest.
+func (db *DB) Version(ctx context.Context, title, version string) (Version, error) {
+	const q = `SELECT p.title, v.version, v.description, v.author, v.license, v.tags,
+		v.readme, v.shasum, v.size, v.published_at
+		FROM versions v JOIN packages p ON p.id = v.package_id
+		WHERE p.title = ? AND v.version = `
+	var row *sql.Row
+	if version == "" {
+		row = db.rd.QueryRowContext(ctx, q+`p.latest`, title)
+	} else {
+		row = db.rd.QueryRowContext(ctx, q+`?`, title, version)
+	}
+	var (
+		v         Version
+		tags      string
+		published int64
+	)
+	err := row.Scan(&v.Title, &v.Version, &v.Description, &v.Author, &v.License, &tags,
+		&v.Readme, &v.Shasum, &v.Size, &published)
+	if err != nil {
+		return v, translate(err)
+	}
+	v.Published = fromMillis(published)
+	return v, json.Unmarshal([]byte(tags), &v.Tags)
+}
+
+// Releases lists a package's versions, newest first by semver precedence.
+func (db *DB) Releases(ctx context.Context, title string) ([]Release, error) {
+	rows, err := db.rd.QueryContext(ctx, `SELECT v.version, v.published_at
+		FROM versions v JOIN packages p ON p.id = v.package_id WHERE p.title = ?`, title)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var rs []Release
+	for rows.Next() {
+		var (
+			r  Release
+			ms int64
+		)
+		if err := rows.Scan(&r.Version, &ms); err != nil {
+			return nil, err
+		}
+		r.Published = fromMillis(ms)
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, ErrNotFound
+	}
+	sort.Slice(rs, func(i, j int) bool { return semver.Compare(rs[i].Version, rs[j].Version) > 0 })
+	return rs, nil
+}
+
+// ListOptions selects a page of packages.
+type ListOptions struct {
+	Offset, Limit int
+	ByDescription bool // sort by description instead of title
+	Desc          bool // descending order
+}
+
+// ListPackages returns one page of packages and the number of packages.
+func (db *DB) ListPackages(ctx context.Context, o ListOptions) ([]Package, int, error) {
+	order := "title"
+	if o.ByDescription {
+		order = "description COLLATE NOCASE, title"
+	}
+	if o.Desc {
+		order = strings.ReplaceAll(order+",", ",", " DESC,")
+		order = strings.TrimSuffix(order, ",")
+	}
+	// order is built from the two fixed choices above, never from input.
+	return db.pageOf(ctx, "", nil, order, o.Offset, o.Limit)
+}
+
+// Search returns one page of packages whose title, description or tags
+// contain term (case-insensitive), exact title match first, then by title.
+func (db *DB) Search(ctx context.Context, term string, offset, limit int) ([]Package, int, error) {
+	pattern := "%" + escapeLike(strings.ToLower(term)) + "%"
+	return db.pageOf(ctx, `WHERE haystack LIKE ? ESCAPE '\'`, []any{pattern},
+		"(title = ?) DESC, title", offset, limit, term)
+}
+
+func (db *DB) pageOf(ctx context.Context, where string, args []any, order string, offset, limit int, orderArgs ...any) ([]Package, int, error) {
+	var total int
+	if err := db.rd.QueryRowContext(ctx, `SELECT count(*) FROM packages `+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	q := `SELECT title, description, tags, owner, latest, updated_at FROM packages ` + where +
+		` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+	all := append(append(append([]any{}, args...), orderArgs...), limit, offset)
+	rows, err := db.rd.QueryContext(ctx, q, all...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var ps []Package
+	for rows.Next() {
+		p, err := scanPackage(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, total, rows.Err()
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// Counts returns the number of packages and of users.
+func (db *DB) Counts(ctx context.Context) (packages, users int, err error) {
+	err = db.rd.QueryRowContext(ctx,
+		`SELECT (SELECT count(*) FROM packages), (SELECT count(*) FROM users)`).Scan(&packages, &users)
+	return packages, users, err
+}
+
+// Tarball returns the canonical tarball with the given SHA-1.
+func (db *DB) Tarball(shasum string) ([]byte, error) {
+	return db.files.read(shasum)
+}

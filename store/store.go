@@ -1,0 +1,221 @@
+// Package store keeps the registry's data: a SQLite database of users,
+// packages, versions and reference documentation, and the version tarballs
+// as files beside it. It knows nothing of HTTP.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Errors callers can test for with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	// ErrNotOwner means the package belongs to another user.
+	ErrNotOwner = errors.New("package belongs to another user")
+	// ErrTooNew means the database was written by a newer binary.
+	ErrTooNew = errors.New("database schema is newer than this binary")
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// File names inside the data folder.
+const (
+	dbFile     = "registry.db"
+	tarballDir = "tarballs"
+	tmpDir     = "tmp"
+)
+
+// DB is an open registry data folder.
+type DB struct {
+	dir string
+	// Writers share one connection whose transactions start IMMEDIATE, so
+	// concurrent writers queue on busy_timeout instead of failing with
+	// "database is locked" on a lock upgrade.
+	wr *sql.DB
+	rd *sql.DB
+
+	files files
+	pubMu sync.Mutex
+	now   func() time.Time
+}
+
+// Open opens (creating if needed) the data folder dir, applies pending
+// migrations and refuses a database newer than this binary.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	for _, d := range []string{dir, filepath.Join(dir, tarballDir), filepath.Join(dir, tmpDir)} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+	}
+	path := filepath.Join(dir, dbFile)
+	wr, err := openPool(path, "immediate", 1)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := openPool(path, "deferred", 8)
+	if err != nil {
+		wr.Close()
+		return nil, err
+	}
+	db := &DB{dir: dir, wr: wr, rd: rd, files: files{dir}, now: time.Now}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openPool opens a pool whose every connection gets the same pragmas:
+// they are in the DSN, not run once on whichever connection comes first.
+func openPool(path, txlock string, conns int) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{
+		"foreign_keys(1)",
+		"busy_timeout(10000)",
+		"journal_mode(WAL)",
+		"synchronous(FULL)", // a 201 means the publish survives a power cut
+	} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", txlock)
+	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	return errors.Join(db.rd.Close(), db.wr.Close())
+}
+
+// Dir is the data folder.
+func (db *DB) Dir() string { return db.dir }
+
+// SetClock replaces the clock used for timestamps and expiry (tests).
+func (db *DB) SetClock(now func() time.Time) { db.now = now }
+
+type migration struct {
+	version int
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		n, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{v, string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migrations must be numbered 1..n without gaps; found %d at position %d", m.version, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// SchemaVersion is the database's migration level and the binary's.
+func (db *DB) SchemaVersion(ctx context.Context) (have, want int, err error) {
+	ms, err := migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	err = db.rd.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have)
+	return have, len(ms), err
+}
+
+// migrate applies each pending migration in its own transaction, which
+// also records the new level in user_version.
+func (db *DB) migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	var have int
+	if err := db.wr.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if have > len(ms) {
+		return fmt.Errorf("%w (database at %d, binary knows %d): upgrade nessemble-registry", ErrTooNew, have, len(ms))
+	}
+	for _, m := range ms[have:] {
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %d: %w", m.version, err)
+		}
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction, committing if it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.wr.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return translate(err)
+	}
+	return translate(tx.Commit())
+}
+
+// translate turns driver errors callers care about into our sentinels.
+func translate(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", ErrConflict, err)
+		}
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// User is a registry account.
+type User struct {
+	ID           int64
+	Username     string
+	Email        string
+	Name         string
+	PasswordHash string
+	Created      time.Time
+}
+
+// MaxTokensPerUser bounds live login tokens per user; logging in once more
+// drops the oldest. HMAC verification tries each live token, so this also
+// bounds the work one request can cause.
+const MaxTokensPerUser = 16
+
+// CreateUser adds u. A username or email already taken (in any case) is
+// ErrConflict.
+func (db *DB) CreateUser(ctx context.Context, u User) (User, error) {
+	u.Created = db.now().UTC().Truncate(time.Millisecond)
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (username, email, name, password_hash, created_at)
+			VALUES (?, ?, ?, ?, ?)`, u.Username, u.Email, u.Name, u.PasswordHash, millis(u.Created))
+		if err != nil {
+			return err
+		}
+		u.ID, err = res.LastInsertId()
+		return err
+	})
+	return u, err
+}
+
+// UserByLogin finds a user by username or, failing that, by email, both
+// case-insensitive.
+func (db *DB) UserByLogin(ctx context.Context, login string) (User, error) {
+	var (
+		u       User
+		created int64
+	)
+	err := db.rd.QueryRowContext(ctx, `SELECT id, username, email, name, password_hash, created_at
+		FROM users WHERE username = ?1 OR email = ?1 ORDER BY username = ?1 DESC LIMIT 1`, login).
+		Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created)
+	u.Created = fromMillis(created)
+	return u, translate(err)
+}
+
+// SetPassword replaces a user's password hash and revokes all the user's
+// login tokens, in one transaction.
+func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID)
+		return err
+	})
+}
+
+// AddToken records a login token for the user, valid for ttl, and drops
+// expired tokens and those beyond MaxTokensPerUser.
+func (db *DB) AddToken(ctx context.Context, userID int64, token string, ttl time.Duration) error {
+	now := db.now()
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (user_id, token, created_at, expires_at)
+			VALUES (?, ?, ?, ?)`, userID, token, millis(now), millis(now.Add(ttl))); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?1 AND (expires_at <= ?2 OR id NOT IN
+			(SELECT id FROM tokens WHERE user_id = ?1 ORDER BY id DESC LIMIT ?3))`,
+			userID, millis(now), MaxTokensPerUser)
+		return err
+	})
+}
+
+// LiveTokens returns the user's unexpired login tokens.
+func (db *DB) LiveTokens(ctx context.Context, userID int64) ([]string, error) {
+	rows, err := db.rd.QueryContext(ctx, `SELECT token FROM tokens WHERE user_id = ? AND expires_at > ?
+		ORDER BY id DESC LIMIT ?`, userID, millis(db.now()), MaxTokensPerUser)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ts []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, rows.Err()
+}
+
+// RevokeToken deletes one login token.
+func (db *DB) RevokeToken(ctx context.Context, userID int64, token string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND token = ?`, userID, token)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
