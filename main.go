@@ -54,6 +54,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newServeCmd(),
 		newVersionCmd(),
+		newImportReferenceCmd(),
 	)
 	return root
 }
@@ -122,6 +123,9 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 		return err
 	}
 	defer db.Close()
+	if err := loadDefaultReference(ctx, db); err != nil {
+		return err
+	}
 
 	cfg.server.Version = version
 	srv := server.New(cfg.server, db, log)

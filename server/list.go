@@ -58,10 +58,62 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < lo || n > hi {
-		return 0, userError(http.StatusBadRequest,
-			"Invalid "+name+": use a whole number from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+		return 0, rangeError(name, lo, hi)
 	}
 	return n, nil
+}
+
+// rangeError refuses a number parameter outside lo..hi (GraphQL shares it).
+func rangeError(name string, lo, hi int) error {
+	return userError(http.StatusBadRequest,
+		"Invalid "+name+": use a whole number from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+}
+
+// listOrder checks a list's sort key and order ("" means the default) and
+// returns them spelled out with the store options. sortName and orderName
+// name the parameters in messages: REST and GraphQL spell them apart.
+func listOrder(sortBy, order, sortName, orderName string) (string, string, store.ListOptions, error) {
+	var opts store.ListOptions
+	switch sortBy {
+	case "", "title":
+		sortBy = "title"
+	case "description":
+		opts.ByDescription = true
+	default:
+		return "", "", opts, userError(http.StatusBadRequest, "Invalid "+sortName+": use title or description")
+	}
+	switch order {
+	case "", "asc":
+		order = "asc"
+	case "desc":
+		opts.Desc = true
+	default:
+		return "", "", opts, userError(http.StatusBadRequest, "Invalid "+orderName+": use asc or desc")
+	}
+	return sortBy, order, opts, nil
+}
+
+// listLink makes the URL of a page of the package list.
+func listLink(base string, perPage int, sortBy, order string) func(page int) string {
+	return func(p int) string {
+		return base + "/?page=" + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(perPage) +
+			"&sort_by=" + sortBy + "&order=" + order
+	}
+}
+
+// checkTerm refuses an over-long search term.
+func checkTerm(term string) error {
+	if err := checkTerm(term); err != nil {
+		return err
+	}
+	return nil
+}
+
+// searchLink makes the URL of a page of search results.
+func searchLink(base, term string, perPage int) func(page int) string {
+	return func(p int) string {
+		return base + "/search/" + url.PathEscape(term) + "?page=" + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(perPage)
+	}
 }
 
 // pageLinks builds the pagination block; link makes the URL of a page.
@@ -89,6 +141,10 @@ func (c *call) summaries(ps []store.Package) any {
 		}
 		return out
 	}
+	return c.fullSummaries(ps)
+}
+
+func (c *call) fullSummaries(ps []store.Package) []summary {
 	out := make([]summary, len(ps))
 	for i, p := range ps {
 		out[i] = summary{p.Title, p.Description, p.Tags, c.base + "/package/" + p.Title}
@@ -102,32 +158,16 @@ func (s *Server) handleList(c *call) error {
 	if err != nil {
 		return err
 	}
-	opts := store.ListOptions{Offset: (page - 1) * perPage, Limit: perPage}
-	sortBy, order := q.Get("sort_by"), q.Get("order")
-	switch sortBy {
-	case "", "title":
-		sortBy = "title"
-	case "description":
-		opts.ByDescription = true
-	default:
-		return userError(http.StatusBadRequest, "Invalid sort_by: use title or description")
+	sortBy, order, opts, err := listOrder(q.Get("sort_by"), q.Get("order"), "sort_by", "order")
+	if err != nil {
+		return err
 	}
-	switch order {
-	case "", "asc":
-		order = "asc"
-	case "desc":
-		opts.Desc = true
-	default:
-		return userError(http.StatusBadRequest, "Invalid order: use asc or desc")
-	}
+	opts.Offset, opts.Limit = (page-1)*perPage, perPage
 	pkgs, total, err := s.db.ListPackages(c.r.Context(), opts)
 	if err != nil {
 		return err
 	}
-	link := func(p int) string {
-		return c.base + "/?page=" + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(perPage) +
-			"&sort_by=" + sortBy + "&order=" + order
-	}
+	link := listLink(c.base, perPage, sortBy, order)
 	return c.json(http.StatusOK, struct {
 		Packages   any        `json:"packages"`
 		Pagination pagination `json:"pagination"`
@@ -139,8 +179,8 @@ func (s *Server) handleSearch(c *call) error {
 	if term == "" {
 		term = strings.TrimSpace(c.r.URL.Query().Get("q"))
 	}
-	if len(term) > maxTermLen {
-		return userError(http.StatusBadRequest, "Search term too long: use at most "+strconv.Itoa(maxTermLen)+" bytes")
+	if err := checkTerm(term); err != nil {
+		return err
 	}
 	page, perPage, err := paging(c.r.URL.Query())
 	if err != nil {
@@ -150,9 +190,7 @@ func (s *Server) handleSearch(c *call) error {
 	if err != nil {
 		return err
 	}
-	link := func(p int) string {
-		return c.base + "/search/" + url.PathEscape(term) + "?page=" + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(perPage)
-	}
+	link := searchLink(c.base, term, perPage)
 	if c.legacy {
 		// No "term": a term equal to "title" would be taken for a key.
 		return c.json(http.StatusOK, struct {

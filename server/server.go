@@ -75,6 +75,7 @@ type Server struct {
 	log     *slog.Logger
 	router  *httprouter.Router
 	limiter *limiter
+	guard   *guard
 	started time.Time
 	now     func() time.Time
 
@@ -100,6 +101,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) *Server {
 		s.mount = strings.TrimRight(u.Path, "/")
 	}
 	s.limiter = newLimiter(cfg.RateLimit, cfg.RateWindow)
+	s.guard = newGuard()
 	s.router = s.routes()
 	return s
 }

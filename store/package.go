@@ -72,7 +72,7 @@ func (e *NotNewerError) Error() string {
 }
 
 // Publish stores version v of a package owned by owner, together with its
-// canonical tarball. The tarball reaches the disk (fsynced) before the row
+// canonical tarball. v.Published defaults to now. The tarball reaches the disk (fsynced) before the row
 // naming it is committed; a failure leaves neither behind.
 func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, tarball []byte) (Version, error) {
 	if _, err := semver.Parse(v.Version); err != nil {
@@ -81,7 +81,10 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 	sum := sha1.Sum(tarball)
 	v.Shasum = hex.EncodeToString(sum[:])
 	v.Size = int64(len(tarball))
-	v.Published = db.now().UTC().Truncate(time.Millisecond)
+	if v.Published.IsZero() {
+		v.Published = db.now()
+	}
+	v.Published = v.Published.UTC().Truncate(time.Millisecond)
 	tags, err := json.Marshal(nonNil(v.Tags))
 	if err != nil {
 		return Version{}, err

@@ -1,0 +1,212 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nessemble/nessemble-registry/auth"
+	"github.com/nessemble/nessemble-registry/store"
+)
+
+// Account rules, told to the user when refused.
+const (
+	maxJSONBody  = 16 << 10
+	maxNameChars = 100
+	maxEmail     = 254
+)
+
+// usernameRule matches package.json's author rule: a package's author is
+// its publisher's username.
+var usernameRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
+
+const usernameHelp = "Invalid username: use 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+// readJSONObject reads a small JSON object of string fields. Fields of
+// another type are reported as invalid rather than silently dropped.
+func readJSONObject(c *call) (map[string]any, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(c, c.r.Body, maxJSONBody))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+		return nil, userError(http.StatusBadRequest, "Request body must be a JSON object")
+	}
+	return m, nil
+}
+
+// stringFields takes the named string fields from m, reporting every
+// missing or empty one at once.
+func stringFields(m map[string]any, names ...string) ([]string, error) {
+	vals := make([]string, len(names))
+	var missing []string
+	for i, n := range names {
+		s, ok := m[n].(string)
+		if !ok || strings.TrimSpace(s) == "" {
+			missing = append(missing, "`"+n+"`")
+			continue
+		}
+		vals[i] = s
+	}
+	if len(missing) > 0 {
+		return nil, userError(http.StatusBadRequest, "Missing fields: "+strings.Join(missing, ", "))
+	}
+	return vals, nil
+}
+
+func validEmail(s string) bool {
+	if len(s) > maxEmail || strings.ContainsAny(s, " <>%") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}
+
+func validName(s string) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxNameChars {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) handleCreateUser(c *call) error {
+	if s.cfg.SignupClosed {
+		return userError(http.StatusForbidden, "Sign-up is closed on this registry; ask its operator to create your account")
+	}
+	m, err := readJSONObject(c)
+	if err != nil {
+		return err
+	}
+	f, err := stringFields(m, "name", "username", "email", "password")
+	if err != nil {
+		return err
+	}
+	name, username, email, password := strings.TrimSpace(f[0]), f[1], f[2], f[3]
+	switch {
+	case !usernameRule.MatchString(username):
+		return userError(http.StatusBadRequest, usernameHelp)
+	case !validEmail(email):
+		return userError(http.StatusBadRequest, "Invalid email address")
+	case !validName(name):
+		return userError(http.StatusBadRequest, "Invalid name: use at most 100 printable characters")
+	}
+	if err := auth.ValidatePassword(password); err != nil {
+		return userError(http.StatusBadRequest, err.Error())
+	}
+	if err := s.addUser(c, name, username, email, password); err != nil {
+		return err
+	}
+	c.write(http.StatusCreated, "application/json", []byte("{}"), noStore)
+	return nil
+}
+
+func (s *Server) addUser(c *call, name, username, email, password string) error {
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.CreateUser(c.r.Context(), store.User{Username: username, Email: email, Name: name, PasswordHash: hash})
+	if errors.Is(err, store.ErrConflict) {
+		return userError(http.StatusConflict, "User already exists")
+	}
+	return err
+}
+
+func (s *Server) handleLogin(c *call) error {
+	h := c.r.Header.Get("Authorization")
+	if h == "" {
+		return userError(http.StatusBadRequest, "Missing credentials: log in with HTTP Basic authorization (username and password)")
+	}
+	login, password, err := auth.ParseBasic(h)
+	if err != nil {
+		return userError(http.StatusUnauthorized, err.Error())
+	}
+	keys := guardKeys(login, clientAddr(c.r))
+	if wait := s.guard.wait(keys, s.now()); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Header()["Retry-After"] = []string{strconv.Itoa(secs)}
+		return userError(http.StatusTooManyRequests,
+			"Too many failed logins; wait "+strconv.Itoa(secs)+" seconds and try again")
+	}
+	u, err := s.db.UserByLogin(c.r.Context(), login)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		auth.DummyCheck(password) // the same work as a real check: no timing hint
+	case err != nil:
+		return err
+	}
+	if err != nil || !auth.CheckPassword(u.PasswordHash, password) {
+		s.guard.fail(keys, s.now())
+		return userError(http.StatusUnauthorized, "Invalid username or password")
+	}
+	s.guard.succeed(keys)
+	token, err := auth.NewToken()
+	if err != nil {
+		return err
+	}
+	if err := s.db.AddToken(c.r.Context(), u.ID, token, s.cfg.TokenTTL); err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, struct {
+		Token string `json:"token"`
+	}{token}, noStore)
+}
+
+const badAuthorization = "Invalid authorization: unknown user, or a token that expired or was revoked; run nessemble login"
+
+// authorize checks the request's HMAC Authorization header against the
+// user's live login tokens. route is the bare route the client signs,
+// whatever prefix the request went to.
+func (s *Server) authorize(c *call, route string) (store.User, string, error) {
+	h := c.r.Header.Get("Authorization")
+	if h == "" {
+		return store.User{}, "", userError(http.StatusUnauthorized, "Not logged in: run nessemble login first")
+	}
+	login, mac, err := auth.ParseHMAC(h)
+	if err != nil {
+		return store.User{}, "", userError(http.StatusUnauthorized, err.Error())
+	}
+	u, err := s.db.UserByLogin(c.r.Context(), login)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, "", userError(http.StatusUnauthorized, badAuthorization)
+	}
+	if err != nil {
+		return store.User{}, "", err
+	}
+	tokens, err := s.db.LiveTokens(c.r.Context(), u.ID)
+	if err != nil {
+		return store.User{}, "", err
+	}
+	for _, t := range tokens {
+		if auth.Verify(t, c.r.Method, route, mac) {
+			return u, t, nil
+		}
+	}
+	return store.User{}, "", userError(http.StatusUnauthorized, badAuthorization)
+}
+
+func (s *Server) handleLogout(c *call) error {
+	u, token, err := s.authorize(c, "/user/logout")
+	if err != nil {
+		return err
+	}
+	if err := s.db.RevokeToken(c.r.Context(), u.ID, token); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	c.write(http.StatusOK, "application/json", []byte("{}"), noStore)
+	return nil
+}
