@@ -9,4 +9,3 @@ func notYet(c *call) error {
 func (s *Server) handleForgotPassword(c *call) error { return notYet(c) }
 func (s *Server) handleResetPassword(c *call) error  { return notYet(c) }
 func (s *Server) handleResetQR(c *call) error        { return notYet(c) }
-
