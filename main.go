@@ -55,6 +55,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newServeCmd(),
 		newVersionCmd(),
 		newImportReferenceCmd(),
+		newAddUserCmd(),
 	)
 	return root
 }
@@ -83,6 +84,7 @@ func newVersionCmd() *cobra.Command {
 
 type serveConfig struct {
 	data      string
+	signup    bool
 	addr      string
 	logFormat string
 	server    server.Config
@@ -107,6 +109,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&cfg.server.RateWindow, "rate-window", server.DefaultRateWindow, "rate limit window")
 	f.DurationVar(&cfg.server.MaxAge, "max-age", server.DefaultMaxAge, "how long clients may cache read answers")
 	f.DurationVar(&cfg.server.TokenTTL, "token-ttl", server.DefaultTokenTTL, "how long a login token lives")
+	f.BoolVar(&cfg.signup, "signup", true, "let anyone create an account with POST /user/create; --signup=false closes it")
 	f.Int64Var(&cfg.server.MaxUpload, "max-upload", server.DefaultMaxUpload, "largest publish request body, in bytes")
 	return cmd
 }
@@ -128,6 +131,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	}
 
 	cfg.server.Version = version
+	cfg.server.SignupClosed = !cfg.signup
 	srv := server.New(cfg.server, db, log)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {

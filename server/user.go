@@ -5,30 +5,16 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/mail"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/nessemble/nessemble-registry/auth"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
-// Account rules, told to the user when refused.
-const (
-	maxJSONBody  = 16 << 10
-	maxNameChars = 100
-	maxEmail     = 254
-)
-
-// usernameRule matches package.json's author rule: a package's author is
-// its publisher's username.
-var usernameRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
-
-const usernameHelp = "Invalid username: use 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
+// maxJSONBody bounds the JSON bodies of the user endpoints.
+const maxJSONBody = 16 << 10
 
 // readJSONObject reads a small JSON object of string fields. Fields of
 // another type are reported as invalid rather than silently dropped.
@@ -63,26 +49,6 @@ func stringFields(m map[string]any, names ...string) ([]string, error) {
 	return vals, nil
 }
 
-func validEmail(s string) bool {
-	if len(s) > maxEmail || strings.ContainsAny(s, " <>%") {
-		return false
-	}
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s && a.Name == ""
-}
-
-func validName(s string) bool {
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxNameChars {
-		return false
-	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) handleCreateUser(c *call) error {
 	if s.cfg.SignupClosed {
 		return userError(http.StatusForbidden, "Sign-up is closed on this registry; ask its operator to create your account")
@@ -96,16 +62,11 @@ func (s *Server) handleCreateUser(c *call) error {
 		return err
 	}
 	name, username, email, password := strings.TrimSpace(f[0]), f[1], f[2], f[3]
-	switch {
-	case !usernameRule.MatchString(username):
-		return userError(http.StatusBadRequest, usernameHelp)
-	case !validEmail(email):
-		return userError(http.StatusBadRequest, "Invalid email address")
-	case !validName(name):
-		return userError(http.StatusBadRequest, "Invalid name: use at most 100 printable characters")
-	}
-	if err := auth.ValidatePassword(password); err != nil {
-		return userError(http.StatusBadRequest, err.Error())
+	for _, err := range []error{auth.ValidateUsername(username), auth.ValidateEmail(email),
+		auth.ValidateName(name), auth.ValidatePassword(password)} {
+		if err != nil {
+			return userError(http.StatusBadRequest, err.Error())
+		}
 	}
 	if err := s.addUser(c, name, username, email, password); err != nil {
 		return err
