@@ -56,6 +56,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd(),
 		newImportReferenceCmd(),
 		newAddUserCmd(),
+		newCheckCmd(),
 	)
 	return root
 }

@@ -1,0 +1,214 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/nessemble/nessemble-registry/store"
+)
+
+func open(t *testing.T, dir string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func version(title, v string) store.Version {
+	return store.Version{Title: title, Version: v, Description: "d " + v, Author: "alice",
+		License: "MIT", Tags: []string{"t"}, Readme: "# " + title}
+}
+
+func publish(t *testing.T, db *store.DB, owner string, mode store.Mode, v store.Version) (store.Version, error) {
+	t.Helper()
+	return db.Publish(context.Background(), owner, mode, v, []byte("tarball "+v.Title+" "+v.Version))
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir)
+	have, want, err := db.SchemaVersion(context.Background())
+	if err != nil || have != want || want < 1 {
+		t.Fatalf("schema %d/%d %v", have, want, err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", filepath.Join(dir, "registry.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("PRAGMA user_version = 999"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if _, err := store.Open(context.Background(), dir); !errors.Is(err, store.ErrTooNew) {
+		t.Fatalf("Open of a newer database: %v", err)
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir)
+	if _, err := publish(t, db, "alice", store.Create, version("pkg", "1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = open(t, dir)
+	if v, err := db.Version(context.Background(), "pkg", ""); err != nil || v.Version != "1.0.0" {
+		t.Fatalf("after reopen: %v %v", v, err)
+	}
+}
+
+func TestPublishRules(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	if _, err := publish(t, db, "alice", store.Update, version("pkg", "1.0.0")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("update of a missing package: %v", err)
+	}
+	if _, err := publish(t, db, "alice", store.Create, version("pkg", "1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := publish(t, db, "alice", store.Create, version("pkg", "2.0.0")); !errors.Is(err, store.ErrPackageExists) {
+		t.Errorf("create of an existing own package: %v", err)
+	}
+	if _, err := publish(t, db, "bob", store.Update, version("PKG", "2.0.0")); !errors.Is(err, store.ErrNotOwner) {
+		t.Errorf("update by another user: %v", err)
+	}
+	var nn *store.NotNewerError
+	for _, v := range []string{"1.0.0", "0.9.0", "1.0.0-rc.1"} {
+		if _, err := publish(t, db, "alice", store.Update, version("pkg", v)); !errors.As(err, &nn) || nn.Current != "1.0.0" {
+			t.Errorf("update to %s: %v", v, err)
+		}
+	}
+	for _, v := range []string{"1.9.0", "1.10.0"} {
+		if _, err := publish(t, db, "alice", store.Update, version("pkg", v)); err != nil {
+			t.Fatalf("update to %s: %v", v, err)
+		}
+	}
+	// Import may add an older version; the newest stays the package's face.
+	if _, err := publish(t, db, "alice", store.Import, version("pkg", "1.5.0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := publish(t, db, "alice", store.Import, version("pkg", "1.5.0")); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("same version twice: %v", err)
+	}
+	p, err := db.Package(ctx, "pkg")
+	if err != nil || p.Latest != "1.10.0" || p.Description != "d 1.10.0" {
+		t.Errorf("package = %+v, %v", p, err)
+	}
+	rels, err := db.Releases(ctx, "pkg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rels {
+		got = append(got, r.Version)
+	}
+	if strings.Join(got, " ") != "1.10.0 1.9.0 1.5.0 1.0.0" {
+		t.Errorf("releases = %v", got)
+	}
+	// Failed publishes left no files behind.
+	if probs, err := db.Check(ctx, false); err != nil || len(probs) != 0 {
+		t.Errorf("check after failed publishes: %v %v", probs, err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := open(t, dir)
+	a, err := publish(t, db, "alice", store.Create, version("a", "1.0.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := publish(t, db, "alice", store.Create, version("b", "1.0.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs, err := db.Check(ctx, false); err != nil || len(probs) != 0 {
+		t.Fatalf("clean folder: %v %v", probs, err)
+	}
+	path := func(sum string) string { return filepath.Join(dir, "tarballs", sum[:2], sum+".tar.gz") }
+	if err := os.WriteFile(path(a.Shasum), []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path(b.Shasum)); err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(dir, "tarballs", "00", strings.Repeat("0", 40)+".tar.gz")
+	os.MkdirAll(filepath.Dir(orphan), 0o750)
+	os.WriteFile(orphan, []byte("x"), 0o600)
+	tmp := filepath.Join(dir, "tmp", "upload-123")
+	os.WriteFile(tmp, []byte("x"), 0o600)
+
+	probs, err := db.Check(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, p := range probs {
+		all = append(all, p.What)
+	}
+	text := strings.Join(all, "\n")
+	for _, want := range []string{"a@1.0.0: tarball does not match its SHA-1", "b@1.0.0: tarball missing",
+		"file no version refers to", "temporary file"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("check did not report %q:\n%s", want, text)
+		}
+	}
+	if _, err := os.Stat(orphan); err != nil {
+		t.Errorf("check without --repair removed a file")
+	}
+	probs, err = db.Check(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repaired := 0
+	for _, p := range probs {
+		if p.Repair {
+			repaired++
+		}
+	}
+	if repaired != 2 {
+		t.Errorf("repaired %d, want the orphan and the temp file: %+v", repaired, probs)
+	}
+	for _, p := range []string{orphan, tmp} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there after repair", p)
+		}
+	}
+}
+
+func TestSearchAndList(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	for _, title := range []string{"zeta", "alpha", "under_score", "beta"} {
+		v := version(title, "1.0.0")
+		if title == "beta" {
+			v.Tags = []string{"Alpha-Tag"}
+		}
+		if _, err := publish(t, db, "alice", store.Create, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, total, err := db.Search(ctx, "ALPHA", 0, 10)
+	if err != nil || total != 2 || ps[0].Title != "alpha" || ps[1].Title != "beta" {
+		t.Errorf("search = %v %d %v", ps, total, err)
+	}
+	if _, total, _ := db.Search(ctx, "_", 0, 10); total != 1 {
+		t.Errorf("'_' matched %d packages, want only the literal underscore", total)
+	}
+	ps, total, err = db.ListPackages(ctx, store.ListOptions{Offset: 1, Limit: 2, Desc: true})
+	if err != nil || total != 4 || len(ps) != 2 || ps[0].Title != "under_score" || ps[1].Title != "beta" {
+		t.Errorf("list = %v %d %v", ps, total, err)
+	}
+}
