@@ -103,8 +103,8 @@ func listLink(base string, perPage int, sortBy, order string) func(page int) str
 
 // checkTerm refuses an over-long search term.
 func checkTerm(term string) error {
-	if err := checkTerm(term); err != nil {
-		return err
+	if len(term) > maxTermLen {
+		return userError(http.StatusBadRequest, "Search term too long: use at most "+strconv.Itoa(maxTermLen)+" bytes")
 	}
 	return nil
 }
