@@ -111,3 +111,5 @@ func wantError(t *testing.T, r resp, status int, frag string) {
 		t.Errorf("error = %q, want it to contain %q and no %%", msg, frag)
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
