@@ -336,3 +336,24 @@ func TestLargeBodyHasContentLength(t *testing.T) {
 		t.Errorf("body %d bytes, Content-Length %q", len(r.body), r.header.Get("Content-Length"))
 	}
 }
+
+// TestCachedAnswersFollowPublish reads every cached kind of answer, then
+// publishes, and expects the new data at once.
+func TestCachedAnswersFollowPublish(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	e.seed("ctl", "1.0.0", "first")
+	paths := []string{"/package/ctl", "/package/ctl/README", "/package/ctl/data", "/search/ctl", "/"}
+	before := map[string]string{}
+	for _, p := range paths {
+		before[p] = string(e.get(p).body)
+		if again := string(e.get(p).body); again != before[p] {
+			t.Fatalf("%s: second read differs", p)
+		}
+	}
+	e.seed("ctl", "2.0.0", "second")
+	for _, p := range paths {
+		if after := string(e.get(p).body); after == before[p] {
+			t.Errorf("%s: still the answer from before the publish: %s", p, after)
+		}
+	}
+}

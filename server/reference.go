@@ -52,6 +52,9 @@ func (s *Server) referenceText(ctx context.Context, terms []string) (string, boo
 }
 
 func (s *Server) handleReference(c *call) error {
+	// Not kept in the answer cache: import-reference, another process,
+	// may change the reference at any time (referenceTree notices).
+	c.cacheKey = ""
 	var terms []string
 	if p := strings.Trim(c.ps.ByName("path"), "/"); p != "" {
 		terms = strings.Split(p, "/")

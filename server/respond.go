@@ -33,8 +33,12 @@ type call struct {
 	// legacy is set for the nessemble 1.x client, whose 128-token JSON
 	// parser needs trimmed answers.
 	legacy bool
-	status int
-	bytes  int
+	// cacheKey, when set, keeps a cacheable 200 answer for later reads;
+	// gen is the store's change count before the answer was rendered.
+	cacheKey string
+	gen      int64
+	status   int
+	bytes    int
 }
 
 // handler serves one route; an error goes to the error sink.
@@ -80,6 +84,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if v, ok := acceptVersion(r.Header.Get("Accept")); ok && v != "1" {
 		c.fail(userError(http.StatusNotAcceptable, "API version "+v+" is not supported; this registry speaks version 1"))
 		return
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		c.cacheKey, c.gen = cacheKey(c), s.db.Changes()
+		if e := s.cache.get(c.cacheKey); e != nil {
+			c.send(e)
+			return
+		}
 	}
 	h, ps, _ := s.router.Lookup(r.Method, c.path)
 	if h == nil {
@@ -152,33 +163,64 @@ var (
 )
 
 // write sends a whole answer with every header the protocol asks for and
-// an exact Content-Length, so net/http never switches to chunked.
+// an exact Content-Length, so net/http never switches to chunked. A
+// cacheable 200 is also kept for the next identical read.
 func (c *call) write(status int, ctype string, body []byte, policy cachePolicy) {
 	h := c.Header()
+	if policy == cacheable && status == http.StatusOK {
+		etag := h["ETag"]
+		if etag == nil {
+			etag = []string{etagOf(body)}
+		}
+		e := &cached{
+			body:        body,
+			ctype:       []string{ctype},
+			length:      []string{strconv.Itoa(len(body))},
+			etag:        etag,
+			disposition: h["Content-Disposition"],
+			integrity:   h["X-Integrity"],
+		}
+		if c.cacheKey != "" {
+			c.s.cache.put(c.cacheKey, e, c.gen)
+		}
+		c.send(e)
+		return
+	}
 	if ctype != "" {
 		h["Content-Type"] = []string{ctype}
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Cache-Control"] = hdrNoStore
+	h["Expires"] = hdrExpiresNo
+	c.finish(status, body)
+}
+
+// send writes a cacheable read answer, or 304 when the client's
+// If-None-Match names it.
+func (c *call) send(e *cached) {
+	h := c.Header()
+	h["ETag"] = e.etag
+	if e.disposition != nil {
+		h["Content-Disposition"] = e.disposition
+		h["X-Integrity"] = e.integrity
+	}
+	h["Cache-Control"] = c.s.maxAge
+	h["Expires"] = c.s.expires(c.start)
+	if inm := c.r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, e.etag[0]) {
+		c.finish(http.StatusNotModified, nil)
+		return
+	}
+	h["Content-Type"] = e.ctype
+	h["Content-Length"] = e.length
+	c.finish(http.StatusOK, e.body)
+}
+
+// finish adds the headers every answer carries and writes it.
+func (c *call) finish(status int, body []byte) {
+	h := c.Header()
 	h["Access-Control-Allow-Origin"] = hdrStar
 	h["Server"] = hdrServer
 	c.rate.setHeaders(h)
-	now := c.s.now()
-	if policy == cacheable && status < 300 {
-		maxAge := int(c.s.cfg.MaxAge / time.Second)
-		h["Cache-Control"] = []string{"max-age=" + strconv.Itoa(maxAge)}
-		h["Expires"] = []string{now.Add(c.s.cfg.MaxAge).UTC().Format(http.TimeFormat)}
-		if _, ok := h["ETag"]; !ok {
-			h["ETag"] = []string{etagOf(body)}
-		}
-		if inm := c.r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, h["ETag"][0]) {
-			delete(h, "Content-Length")
-			delete(h, "Content-Type")
-			status, body = http.StatusNotModified, nil
-		}
-	} else {
-		h["Cache-Control"] = hdrNoStore
-		h["Expires"] = hdrExpiresNo
-	}
 	// The nessemble client never reuses a connection, and a HEAD answer
 	// with a length on an open connection would hang it: close those.
 	if c.legacy || c.r.Method == http.MethodHead {
@@ -191,6 +233,23 @@ func (c *call) write(status int, ctype string, body []byte, policy cachePolicy) 
 		n, _ := c.Write(body)
 		c.bytes = n
 	}
+}
+
+// expires is the Expires value for reads answered at now, formatted once
+// per second rather than per request.
+func (s *Server) expires(now time.Time) []string {
+	sec := now.Unix()
+	if e := s.expiresAt.Load(); e != nil && e.sec == sec {
+		return e.value
+	}
+	e := &expiresValue{sec, []string{now.Add(s.cfg.MaxAge).UTC().Format(http.TimeFormat)}}
+	s.expiresAt.Store(e)
+	return e.value
+}
+
+type expiresValue struct {
+	sec   int64
+	value []string
 }
 
 // json sends v as a JSON answer.

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -75,9 +77,13 @@ type Server struct {
 	log     *slog.Logger
 	router  *httprouter.Router
 	limiter *limiter
-	guard   *guard
-	started time.Time
-	now     func() time.Time
+	cache   *respCache
+	maxAge  []string // Cache-Control of reads
+	// expiresAt holds the Expires header of the current second.
+	expiresAt atomic.Pointer[expiresValue]
+	guard     *guard
+	started   time.Time
+	now       func() time.Time
 
 	// mount is the path prefix of BaseURL ("" or "/registry"), which the
 	// server strips from requests that still carry it.
@@ -101,6 +107,8 @@ func New(cfg Config, db *store.DB, log *slog.Logger) *Server {
 		s.mount = strings.TrimRight(u.Path, "/")
 	}
 	s.limiter = newLimiter(cfg.RateLimit, cfg.RateWindow)
+	s.cache = newRespCache(db)
+	s.maxAge = []string{"max-age=" + strconv.Itoa(int(cfg.MaxAge/time.Second))}
 	s.guard = newGuard()
 	s.router = s.routes()
 	return s

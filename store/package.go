@@ -108,8 +108,13 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 		}
 		return Version{}, err
 	}
+	db.changes.Add(1)
 	return v, nil
 }
+
+// Changes counts the package data changes this DB has made, so callers
+// can tell when something they derived from it is stale.
+func (db *DB) Changes() int64 { return db.changes.Load() }
 
 func (db *DB) publishTx(ctx context.Context, tx *sql.Tx, owner string, mode Mode, v *Version, tags string) error {
 	var (

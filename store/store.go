@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -52,9 +53,10 @@ type DB struct {
 	wr *sql.DB
 	rd *sql.DB
 
-	files files
-	pubMu sync.Mutex
-	now   func() time.Time
+	files   files
+	pubMu   sync.Mutex
+	changes atomic.Int64 // see Changes
+	now     func() time.Time
 }
 
 // Open opens (creating if needed) the data folder dir, applies pending
