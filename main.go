@@ -56,6 +56,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd(),
 		newImportReferenceCmd(),
 		newAddUserCmd(),
+		newPasswdCmd(),
 		newCheckCmd(),
 	)
 	return root
@@ -98,9 +99,16 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the registry's HTTP server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.server.SMTP.Validate(); err != nil {
+				return err
+			}
+			if cfg.server.ResetQR && !cfg.server.SMTP.Enabled() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: --reset-qr hands a password-reset code to anyone who names an account; use it only on a trusted network")
+			}
 			return serve(cmd.Context(), cfg, cmd.ErrOrStderr(), nil)
 		},
 	}
+	cfg.server.SMTP.Password = os.Getenv("NESSEMBLE_REGISTRY_SMTP_PASSWORD")
 	f := cmd.Flags()
 	dataFlag(cmd, &cfg.data)
 	f.StringVar(&cfg.addr, "addr", "127.0.0.1:8000", "address to listen on")
@@ -112,13 +120,23 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&cfg.server.TokenTTL, "token-ttl", server.DefaultTokenTTL, "how long a login token lives")
 	f.BoolVar(&cfg.signup, "signup", true, "let anyone create an account with POST /user/create; --signup=false closes it")
 	f.Int64Var(&cfg.server.MaxUpload, "max-upload", server.DefaultMaxUpload, "largest publish request body, in bytes")
+	f.DurationVar(&cfg.server.ResetTTL, "reset-ttl", server.DefaultResetTTL, "how long a password-reset token lives")
+	f.BoolVar(&cfg.server.ResetQR, "reset-qr", false, "without SMTP, hand out password resets as authenticator QR codes to anyone who names an account: fine on a classroom LAN, never on the open internet")
+	f.StringVar(&cfg.server.SMTP.Host, "smtp-host", "", "mail server that delivers password-reset tokens; empty turns email off")
+	f.IntVar(&cfg.server.SMTP.Port, "smtp-port", 0, "mail server port (default 587 for starttls, 465 for tls, 25 for none)")
+	f.StringVar(&cfg.server.SMTP.TLS, "smtp-tls", server.SMTPStartTLS, "mail server security: starttls, tls (implicit) or none (only for a relay on this host)")
+	f.StringVar(&cfg.server.SMTP.User, "smtp-user", "", "mail server user for AUTH PLAIN; its password comes from --smtp-password-file or NESSEMBLE_REGISTRY_SMTP_PASSWORD")
+	f.Var(passwordFile{&cfg.server.SMTP.Password}, "smtp-password-file", "file holding the mail server password (env NESSEMBLE_REGISTRY_SMTP_PASSWORD)")
+	f.StringVar(&cfg.server.SMTP.From, "smtp-from", "", "sender of password-reset emails, e.g. \"Registry <registry@example.org>\"")
 	return cmd
 }
 
 // serve runs the registry until ctx ends. ready, if not nil, receives the
 // listening address once requests can be served (tests listen on port 0).
 func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- string) error {
-	log, err := newLogger(cfg.logFormat, logOut)
+	buf := newLogBuffer(logOut)
+	defer buf.Close()
+	log, err := newLogger(cfg.logFormat, buf)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,15 @@ type Config struct {
 	SignupClosed bool
 	// Version is the server's own version, shown by /status.
 	Version string
+
+	// ResetTTL is how long a password-reset token lives.
+	ResetTTL time.Duration
+	// ResetQR turns on the authenticator QR fallback of password reset
+	// when SMTP is not configured. It hands a reset credential to anyone
+	// who names an account: fine on a classroom LAN, not on the internet.
+	ResetQR bool
+	// SMTP, when its Host is set, delivers reset tokens by email.
+	SMTP SMTPConfig
 }
 
 // Defaults.
@@ -46,6 +55,7 @@ const (
 	DefaultMaxAge     = 60 * time.Second
 	DefaultTokenTTL   = 24 * time.Hour
 	DefaultMaxUpload  = 1 << 20
+	DefaultResetTTL   = 10 * time.Minute
 )
 
 func (c *Config) setDefaults() {
@@ -64,6 +74,10 @@ func (c *Config) setDefaults() {
 	if c.MaxUpload <= 0 {
 		c.MaxUpload = DefaultMaxUpload
 	}
+	if c.ResetTTL <= 0 {
+		c.ResetTTL = DefaultResetTTL
+	}
+	c.SMTP.setDefaults()
 	if c.Version == "" {
 		c.Version = "dev"
 	}

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Load script: the registry side by side with nginx serving the very same
+# bytes from static files, both on 127.0.0.1, loaded by wrk. Prints a
+# Markdown table of requests/s, p50/p99 latency and CPU time per request,
+# each with its ratio to nginx, and the registry's idle and peak RSS.
+#
+#   bash bench/run.sh                 # about 3 minutes
+#   DURATION=10 bash bench/run.sh     # longer runs, steadier figures
+#
+# Needs Debian packages wrk and nginx-light (installed if missing and run
+# as root). Everything it starts runs in a temp folder and is stopped on
+# exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-4}
+PACKAGES=${PACKAGES:-200}
+
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null
+  else
+    echo "bench: needs wrk and nginx (Debian packages wrk, nginx-light)" >&2; exit 1
+  fi
+fi
+
+tmp=$(mktemp -d)
+reg_pid= ngx_pid=
+cleanup() {
+  [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
+  [ -f "$tmp/nginx/nginx.pid" ] && kill "$(cat "$tmp/nginx/nginx.pid")" 2>/dev/null
+  sleep 0.2; rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+reg_port=$(free_port); ngx_port=$(free_port)
+reg=http://127.0.0.1:$reg_port; ngx=http://127.0.0.1:$ngx_port
+
+# Connection: close runs open tens of thousands of connections.
+sysctl -qw net.ipv4.tcp_tw_reuse=1 2>/dev/null || true
+
+go build -o "$tmp/nessemble-registry" .
+go build -o "$tmp/seed" ./bench/seed
+
+start_registry() {
+  "$tmp/nessemble-registry" serve --data "$tmp/data" --addr "127.0.0.1:$reg_port" \
+    --rate-limit 100000000 2>>"$tmp/registry.log" &
+  reg_pid=$!
+  for _ in $(seq 100); do curl -sf "$reg/status" >/dev/null && return; sleep 0.05; done
+  echo "bench: registry did not start" >&2; exit 1
+}
+
+start_registry
+"$tmp/seed" -registry "$reg" -packages "$PACKAGES" -versions 3 >/dev/null
+# Restart, so that idle RSS is that of a registry that has served nothing.
+kill "$reg_pid"; wait "$reg_pid" 2>/dev/null || true
+start_registry
+sleep 1
+rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+idle_rss=$(rss "$reg_pid" VmRSS)
+
+# The same bytes for nginx to serve.
+mkdir -p "$tmp/www" "$tmp/nginx"
+curl -sf "$reg/package/bench-0001" -o "$tmp/www/doc.json"
+curl -sf "$reg/package/bench-0001/data" -o "$tmp/www/data.tar.gz"
+curl -sf "$reg/search/bench-00" -o "$tmp/www/search.json"
+curl -sf "$reg/" -o "$tmp/www/list.json"
+cat >"$tmp/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log $tmp/nginx/access.log;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$ngx_port;
+    root $tmp/www;
+    location ~ \.json\$ { default_type application/json; }
+    location ~ \.tar\.gz\$ { default_type application/tar+gzip; }
+  }
+}
+CONF
+nginx -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
+for _ in $(seq 100); do curl -sf "$ngx/doc.json" >/dev/null && break; sleep 0.05; done
+ngx_master=$(cat "$tmp/nginx/nginx.pid")
+
+clk=$(getconf CLK_TCK)
+# cpu_ticks PID...: user+system ticks of the processes (nginx: master and workers).
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo $t; }
+ngx_pids() { echo "$ngx_master" $(pgrep -P "$ngx_master"); }
+
+# load PIDS URL THREADS CONNS CLOSE -> "rps p50ms p99ms cpu_us_per_req"
+load() {
+  local pids=$1 url=$2 t=$3 c=$4 close=$5 hdr=() before after out
+  [ "$close" = close ] && hdr=(-H "Connection: close")
+  before=$(cpu_ticks $pids)
+  out=$(wrk -t"$t" -c"$c" -d"${DURATION}s" --latency "${hdr[@]}" "$url")
+  after=$(cpu_ticks $pids)
+  awk -v ticks=$((after - before)) -v clk="$clk" '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    / requests in / { n = $1 }
+    /Requests\/sec:/ { rps = $2 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    END { printf "%.0f %.3f %.3f %.1f\n", rps, p50, p99, (n > 0 ? ticks * 1e6 / clk / n : 0) }' <<<"$out"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+echo "| answer | wrk | connection | registry req/s | nginx req/s | ratio | registry p50/p99 ms | nginx p50/p99 ms | registry CPU µs/req | nginx CPU µs/req | CPU ratio |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+for target in "package document:/package/bench-0001:/doc.json" \
+              "tarball:/package/bench-0001/data:/data.tar.gz" \
+              "search:/search/bench-00:/search.json" \
+              "list (/):/:/list.json"; do
+  IFS=: read -r name rpath npath <<<"$target"
+  for tc in "2 32" "1 1"; do
+    read -r t c <<<"$tc"
+    for mode in keep-alive close; do
+      read -r r_rps r_p50 r_p99 r_cpu <<<"$(load "$reg_pid" "$reg$rpath" "$t" "$c" "$mode")"
+      read -r n_rps n_p50 n_p99 n_cpu <<<"$(load "$(ngx_pids)" "$ngx$npath" "$t" "$c" "$mode")"
+      echo "| $name | -t$t -c$c | $mode | $r_rps | $n_rps | $(ratio "$r_rps" "$n_rps") | $r_p50 / $r_p99 | $n_p50 / $n_p99 | $r_cpu | $n_cpu | $(ratio "$r_cpu" "$n_cpu") |"
+    done
+  done
+done
+peak_rss=$(rss "$reg_pid" VmHWM)
+ngx_rss=0; for p in $(pgrep -P "$ngx_master"); do ngx_rss=$((ngx_rss + $(rss "$p" VmHWM))); done
+echo
+echo "registry RSS: idle $((idle_rss / 1024)) MiB, peak $((peak_rss / 1024)) MiB (nginx workers' peak, summed: $((ngx_rss / 1024)) MiB)"

@@ -1,0 +1,32 @@
+package server_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/nessemble/nessemble-registry/server"
+)
+
+// BenchmarkHandler measures the server's own cost per cached read,
+// without the network: the overhead the load script compares with nginx.
+func BenchmarkHandler(b *testing.B) {
+	t := &testing.T{}
+	e := newEnv(t, server.Config{RateLimit: 1 << 30})
+	e.seed("ctl", "1.0.0", "Read the pads", "input")
+	h := e.srv.Handler()
+	for _, path := range []string{"/package/ctl", "/package/ctl/data", "/search/ctl", "/"} {
+		b.Run(path, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.RemoteAddr = "127.0.0.1:1234"
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatal(w.Code)
+				}
+			}
+		})
+	}
+}

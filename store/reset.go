@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// ErrResetDead means a password reset can no longer be used: it was used,
+// it expired, or too many wrong codes cancelled it.
+var ErrResetDead = errors.New("password reset used, expired or cancelled")
+
+// MaxResetFailures is how many wrong codes cancel a QR-delivered reset.
+// Its TOTP codes have only six digits, so guessing must stay bounded.
+const MaxResetFailures = 5
+
+// resetRetention is how long a dead reset is kept after it expires, so
+// that a late attempt learns why it failed.
+const resetRetention = 24 * time.Hour
+
+// Reset is a user's password reset.
+type Reset struct {
+	ID       int64
+	UserID   int64
+	Username string
+	// Token is the reset credential: the HMAC key of the reset request.
+	Token string
+	// QR is set when the token was handed out as an authenticator QR code;
+	// only then are its TOTP codes accepted in place of the token.
+	QR bool
+	// QRID is the one-time id of the QR image; "" once it was fetched.
+	QRID     string
+	Created  time.Time
+	Expires  time.Time
+	Used     bool
+	Failures int
+}
+
+// ResetState says whether a reset can still be used, and if not, why.
+type ResetState int
+
+// The states of a reset, in the order State checks them.
+const (
+	ResetLive ResetState = iota
+	ResetUsed
+	ResetCancelled
+	ResetExpired
+)
+
+// State reports the reset's state at time now.
+func (r Reset) State(now time.Time) ResetState {
+	switch {
+	case r.Used:
+		return ResetUsed
+	case r.Failures >= MaxResetFailures:
+		return ResetCancelled
+	case !now.Before(r.Expires):
+		return ResetExpired
+	}
+	return ResetLive
+}
+
+// CreateReset starts a password reset for the user that lives for ttl,
+// replacing any earlier reset of the user. qrID is the id of the QR image
+// for a QR-delivered reset, "" for one delivered by email.
+func (db *DB) CreateReset(ctx context.Context, userID int64, token, qrID string, ttl time.Duration) (Reset, error) {
+	now := db.now().UTC().Truncate(time.Millisecond)
+	r := Reset{UserID: userID, Token: token, QR: qrID != "", QRID: qrID, Created: now, Expires: now.Add(ttl)}
+	var qrCol any // NULL: the column is unique, and "" would collide
+	if qrID != "" {
+		qrCol = qrID
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM resets WHERE user_id = ? OR expires_at <= ?`,
+			userID, millis(now.Add(-resetRetention))); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT username FROM users WHERE id = ?`, userID).Scan(&r.Username); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO resets (user_id, token, qr, qr_id, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, userID, token, r.QR, qrCol, millis(r.Created), millis(r.Expires))
+		if err != nil {
+			return err
+		}
+		r.ID, err = res.LastInsertId()
+		return err
+	})
+	return r, err
+}
+
+const resetColumns = `SELECT r.id, r.user_id, u.username, r.token, r.qr, COALESCE(r.qr_id, ''),
+	r.created_at, r.expires_at, r.used_at IS NOT NULL, r.failures
+	FROM resets r JOIN users u ON u.id = r.user_id `
+
+func scanReset(row *sql.Row) (Reset, error) {
+	var (
+		r                Reset
+		created, expires int64
+	)
+	err := row.Scan(&r.ID, &r.UserID, &r.Username, &r.Token, &r.QR, &r.QRID, &created, &expires, &r.Used, &r.Failures)
+	if err != nil {
+		return Reset{}, translate(err)
+	}
+	r.Created, r.Expires = fromMillis(created), fromMillis(expires)
+	return r, nil
+}
+
+// ResetOf returns the user's reset, live or dead; ErrNotFound when the
+// user has none.
+func (db *DB) ResetOf(ctx context.Context, userID int64) (Reset, error) {
+	return scanReset(db.rd.QueryRowContext(ctx, resetColumns+`WHERE r.user_id = ?`, userID))
+}
+
+// FailReset counts a wrong code against the reset and returns how many
+// there have been.
+func (db *DB) FailReset(ctx context.Context, resetID int64) (int, error) {
+	var n int
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `UPDATE resets SET failures = failures + 1 WHERE id = ? RETURNING failures`,
+			resetID).Scan(&n)
+	})
+	return n, err
+}
+
+// ResetPassword uses the reset: in one transaction it checks that the
+// reset is still live, marks it used, sets the user's password hash and
+// revokes every login token of the user. Of two concurrent calls for one
+// reset, only one succeeds; the other gets ErrResetDead.
+func (db *DB) ResetPassword(ctx context.Context, resetID int64, hash string) error {
+	now := millis(db.now())
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var userID int64
+		err := tx.QueryRowContext(ctx, `UPDATE resets SET used_at = ?1, qr_id = NULL
+			WHERE id = ?2 AND used_at IS NULL AND expires_at > ?1 AND failures < ?3 RETURNING user_id`,
+			now, resetID, MaxResetFailures).Scan(&userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrResetDead
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID)
+		return err
+	})
+}
+
+// DeleteReset ends any reset of the user (the operator set a password).
+func (db *DB) DeleteReset(ctx context.Context, userID int64) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM resets WHERE user_id = ?`, userID)
+		return err
+	})
+}
+
+// liveQR selects a live reset by the id of its QR image.
+const liveQR = `WHERE r.qr_id = ?1 AND r.used_at IS NULL AND r.expires_at > ?2 AND r.failures < ?3`
+
+// QRReset returns the live reset whose QR image has the id qrID, without
+// using up the image; ErrNotFound if there is none.
+func (db *DB) QRReset(ctx context.Context, qrID string) (Reset, error) {
+	return scanReset(db.rd.QueryRowContext(ctx, resetColumns+liveQR, qrID, millis(db.now()), MaxResetFailures))
+}
+
+// TakeQR returns the live reset whose QR image has the id qrID and
+// forgets the id, so that the image is served once; ErrNotFound if there
+// is no such reset.
+func (db *DB) TakeQR(ctx context.Context, qrID string) (Reset, error) {
+	var r Reset
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = scanReset(tx.QueryRowContext(ctx, resetColumns+liveQR, qrID, millis(db.now()), MaxResetFailures))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE resets SET qr_id = NULL WHERE id = ?`, r.ID)
+		return err
+	})
+	r.QRID = ""
+	return r, err
+}
