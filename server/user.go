@@ -62,11 +62,16 @@ func (s *Server) handleCreateUser(c *call) error {
 		return err
 	}
 	name, username, email, password := strings.TrimSpace(f[0]), f[1], f[2], f[3]
-	for _, err := range []error{auth.ValidateUsername(username), auth.ValidateEmail(email),
-		auth.ValidateName(name), auth.ValidatePassword(password)} {
+	// Name every invalid field at once, so the user fixes them in one go.
+	var invalid []string
+	for _, err := range []error{auth.ValidateName(name), auth.ValidateUsername(username),
+		auth.ValidateEmail(email), auth.ValidatePassword(password)} {
 		if err != nil {
-			return userError(http.StatusBadRequest, err.Error())
+			invalid = append(invalid, err.Error())
 		}
+	}
+	if len(invalid) > 0 {
+		return userError(http.StatusBadRequest, strings.Join(invalid, "; "))
 	}
 	if err := s.addUser(c, name, username, email, password); err != nil {
 		return err
@@ -99,7 +104,9 @@ func (s *Server) handleLogin(c *call) error {
 	keys := guardKeys(login, clientAddr(c.r))
 	if wait := s.guard.wait(keys, s.now()); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
-		c.Header()["Retry-After"] = []string{strconv.Itoa(secs)}
+		// The error sink writes Retry-After from c.rate; a header set here
+		// would be overwritten with the rate window's reset instead.
+		c.rate.retryAfter = secs
 		return userError(http.StatusTooManyRequests,
 			"Too many failed logins; wait "+strconv.Itoa(secs)+" seconds and try again")
 	}

@@ -6,12 +6,20 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
+
+// ErrNoSpace means a tarball could not be written because the data
+// folder's disk is full (ENOSPC), the user's quota is used up (EDQUOT) or
+// the process may not grow files any further (EFBIG). Nothing is stored;
+// the same publish works once the operator has made room.
+var ErrNoSpace = errors.New("no space left for the data folder")
 
 // files keeps tarballs on disk, named by their SHA-1 so that no path is
 // ever built from user input and a file, once written, never changes.
 type files struct {
-	dir string // the data folder
+	dir    string // the data folder
+	noSync bool   // see Options.NoSync
 }
 
 func (f files) path(shasum string) (string, error) {
@@ -33,15 +41,15 @@ func (f files) put(shasum string, data []byte) (created bool, err error) {
 	}
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return false, fmt.Errorf("store tarball: %w", err)
+		return false, putError(err)
 	}
 	tmp, err := os.CreateTemp(filepath.Join(f.dir, tmpDir), "upload-*")
 	if err != nil {
-		return false, fmt.Errorf("store tarball: %w", err)
+		return false, putError(err)
 	}
 	defer os.Remove(tmp.Name()) // no-op once renamed
 	_, err = tmp.Write(data)
-	if err == nil {
+	if err == nil && !f.noSync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -50,13 +58,21 @@ func (f files) put(shasum string, data []byte) (created bool, err error) {
 	if err == nil {
 		err = os.Rename(tmp.Name(), final)
 	}
-	if err == nil {
+	if err == nil && !f.noSync {
 		err = syncDir(dir)
 	}
 	if err != nil {
-		return false, fmt.Errorf("store tarball: %w", err)
+		return false, putError(err)
 	}
 	return true, nil
+}
+
+// putError wraps a failed write of put, marking a full disk as ErrNoSpace.
+func putError(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
+		return fmt.Errorf("store tarball: %w: %w", ErrNoSpace, err)
+	}
+	return fmt.Errorf("store tarball: %w", err)
 }
 
 func (f files) remove(shasum string) {

@@ -109,6 +109,11 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 		return Version{}, err
 	}
 	db.changes.Add(1)
+	if p, err := db.Package(ctx, v.Title); err == nil {
+		db.index.put(p)
+	} else {
+		db.index.reset() // reload from the database on next use
+	}
 	return v, nil
 }
 
@@ -140,9 +145,9 @@ func (db *DB) publishTx(ctx context.Context, tx *sql.Tx, owner string, mode Mode
 	}
 	if !exists {
 		res, err := tx.ExecContext(ctx, `INSERT INTO packages
-			(title, owner, description, tags, latest, haystack, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			v.Title, owner, v.Description, tags, v.Version, haystack(v), now, now)
+			(title, owner, description, tags, latest, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			v.Title, owner, v.Description, tags, v.Version, now, now)
 		if err != nil {
 			return err
 		}
@@ -159,17 +164,10 @@ func (db *DB) publishTx(ctx context.Context, tx *sql.Tx, owner string, mode Mode
 	}
 	if exists && semver.Compare(v.Version, last) > 0 {
 		_, err = tx.ExecContext(ctx, `UPDATE packages SET description = ?, tags = ?, latest = ?,
-			haystack = ?, updated_at = ? WHERE id = ?`,
-			v.Description, tags, v.Version, haystack(v), now, pkgID)
+			updated_at = ? WHERE id = ?`,
+			v.Description, tags, v.Version, now, pkgID)
 	}
 	return err
-}
-
-// haystack is what search matches against: title, description and tags,
-// lower-cased, separated by a byte no term can contain.
-func haystack(v *Version) string {
-	parts := append([]string{v.Title, v.Description}, v.Tags...)
-	return strings.ToLower(strings.Join(parts, "\x1f"))
 }
 
 func nonNil(s []string) []string {
@@ -263,57 +261,6 @@ type ListOptions struct {
 	Offset, Limit int
 	ByDescription bool // sort by description instead of title
 	Desc          bool // descending order
-}
-
-// ListPackages returns one page of packages and the number of packages.
-func (db *DB) ListPackages(ctx context.Context, o ListOptions) ([]Package, int, error) {
-	order := "title"
-	if o.ByDescription {
-		order = "description COLLATE NOCASE, title"
-	}
-	if o.Desc {
-		order = strings.ReplaceAll(order+",", ",", " DESC,")
-		order = strings.TrimSuffix(order, ",")
-	}
-	// order is built from the two fixed choices above, never from input.
-	return db.pageOf(ctx, "", nil, order, o.Offset, o.Limit)
-}
-
-// Search returns one page of packages whose title, description or tags
-// contain term (case-insensitive), exact title match first, then by title.
-func (db *DB) Search(ctx context.Context, term string, offset, limit int) ([]Package, int, error) {
-	pattern := "%" + escapeLike(strings.ToLower(term)) + "%"
-	return db.pageOf(ctx, `WHERE haystack LIKE ? ESCAPE '\'`, []any{pattern},
-		"(title = ?) DESC, title", offset, limit, term)
-}
-
-func (db *DB) pageOf(ctx context.Context, where string, args []any, order string, offset, limit int, orderArgs ...any) ([]Package, int, error) {
-	var total int
-	if err := db.rd.QueryRowContext(ctx, `SELECT count(*) FROM packages `+where, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	q := `SELECT title, description, tags, owner, latest, updated_at FROM packages ` + where +
-		` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
-	all := append(append(append([]any{}, args...), orderArgs...), limit, offset)
-	rows, err := db.rd.QueryContext(ctx, q, all...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var ps []Package
-	for rows.Next() {
-		p, err := scanPackage(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		ps = append(ps, p)
-	}
-	return ps, total, rows.Err()
-}
-
-func escapeLike(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
 }
 
 // Counts returns the number of packages and of users.

@@ -56,28 +56,41 @@ type DB struct {
 	files   files
 	pubMu   sync.Mutex
 	changes atomic.Int64 // see Changes
+	index   index
 	now     func() time.Time
+}
+
+// Options tune OpenWith. The zero value is what the registry runs with.
+type Options struct {
+	// NoSync skips fsync and SQLite's synchronous writes, trading
+	// durability for speed: for generating benchmark data only.
+	NoSync bool
 }
 
 // Open opens (creating if needed) the data folder dir, applies pending
 // migrations and refuses a database newer than this binary.
 func Open(ctx context.Context, dir string) (*DB, error) {
+	return OpenWith(ctx, dir, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dir string, opt Options) (*DB, error) {
 	for _, d := range []string{dir, filepath.Join(dir, tarballDir), filepath.Join(dir, tmpDir)} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
 	}
 	path := filepath.Join(dir, dbFile)
-	wr, err := openPool(path, "immediate", 1)
+	wr, err := openPool(path, "immediate", 1, opt.NoSync)
 	if err != nil {
 		return nil, err
 	}
-	rd, err := openPool(path, "deferred", 8)
+	rd, err := openPool(path, "deferred", 8, opt.NoSync)
 	if err != nil {
 		wr.Close()
 		return nil, err
 	}
-	db := &DB{dir: dir, wr: wr, rd: rd, files: files{dir}, now: time.Now}
+	db := &DB{dir: dir, wr: wr, rd: rd, files: files{dir: dir, noSync: opt.NoSync}, now: time.Now}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -87,14 +100,13 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 
 // openPool opens a pool whose every connection gets the same pragmas:
 // they are in the DSN, not run once on whichever connection comes first.
-func openPool(path, txlock string, conns int) (*sql.DB, error) {
+func openPool(path, txlock string, conns int, noSync bool) (*sql.DB, error) {
+	sync := "synchronous(FULL)" // a 201 means the publish survives a power cut
+	if noSync {
+		sync = "synchronous(OFF)"
+	}
 	q := url.Values{}
-	for _, p := range []string{
-		"foreign_keys(1)",
-		"busy_timeout(10000)",
-		"journal_mode(WAL)",
-		"synchronous(FULL)", // a 201 means the publish survives a power cut
-	} {
+	for _, p := range []string{"foreign_keys(1)", "busy_timeout(10000)", "journal_mode(WAL)", sync} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", txlock)

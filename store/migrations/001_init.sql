@@ -27,11 +27,9 @@ CREATE TABLE packages (
     description TEXT NOT NULL,
     tags        TEXT NOT NULL, -- JSON array of strings
     latest      TEXT NOT NULL, -- newest version
-    haystack    TEXT NOT NULL, -- lower-case title, description and tags, for search
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 );
-CREATE INDEX packages_description ON packages(description COLLATE NOCASE, title);
 
 -- Versions are immutable once stored. The tarball lives on disk, named by
 -- its SHA-1.

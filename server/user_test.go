@@ -1,0 +1,318 @@
+package server_test
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nessemble/nessemble-registry/auth"
+	"github.com/nessemble/nessemble-registry/server"
+)
+
+// fakeClock is a clock tests move by hand; safe for concurrent use.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock(t time.Time) *fakeClock {
+	c := new(fakeClock)
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+func (e *env) userCount() int                { _, n, _ := e.db.Counts(context.Background()); return n }
+func basicHeader(user, pass string) map[string]string {
+	return map[string]string{"Authorization": auth.BasicHeader(user, pass)}
+}
+
+// createUser posts a JSON body to /user/create.
+func (e *env) createUser(body string) resp {
+	e.t.Helper()
+	return e.do(http.MethodPost, "/user/create", map[string]string{"Content-Type": "application/json"}, body)
+}
+
+// login logs in over HTTP and returns the token, failing the test
+// otherwise.
+func (e *env) login(user, pass string) string {
+	e.t.Helper()
+	r := e.do(http.MethodPost, "/user/login", basicHeader(user, pass), "")
+	if r.status != http.StatusOK {
+		e.t.Fatalf("login %s: %d %s", user, r.status, r.body)
+	}
+	token, _ := r.json(e.t)["token"].(string)
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(token) {
+		e.t.Fatalf("token %q is not 256 bits of lowercase hex", token)
+	}
+	return token
+}
+
+// signed sends a request to route signed with token.
+func (e *env) signed(method, route, user, token string) resp {
+	e.t.Helper()
+	return e.do(method, route, map[string]string{"Authorization": auth.HMACHeader(user, token, method, route)}, "{}")
+}
+
+func TestCreateUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{})
+	r := e.createUser(`{"name": "Alice Liddell", "username": "alice", "email": "alice@example.com", "password": "wonderland"}`)
+	if r.status != http.StatusCreated || string(r.body) != "{}" || r.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("create: %d %q %q", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	u, err := e.db.UserByLogin(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "Alice Liddell" || u.Email != "alice@example.com" {
+		t.Errorf("stored %+v", u)
+	}
+	// Only a salted argon2id hash is stored.
+	if !strings.HasPrefix(u.PasswordHash, "$argon2id$v=19$") || strings.Contains(u.PasswordHash, "wonderland") {
+		t.Errorf("password stored as %q", u.PasswordHash)
+	}
+	if r := e.createUser(`{"name": "Twin", "username": "twin", "email": "twin@example.com", "password": "wonderland"}`); r.status != 201 {
+		t.Fatalf("second user: %d %s", r.status, r.body)
+	}
+	twin, _ := e.db.UserByLogin(context.Background(), "twin")
+	if twin.PasswordHash == u.PasswordHash {
+		t.Error("two users with the same password have the same hash: no salt")
+	}
+	// The user logs in by username in any case, or by email.
+	for _, login := range []string{"alice", "ALICE", "alice@example.com"} {
+		e.login(login, "wonderland")
+	}
+}
+
+// TestCreateUserRefused is the table of refused sign-ups: each names what
+// is wrong and creates nobody.
+func TestCreateUserRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{})
+	if r := e.createUser(`{"name": "Alice", "username": "alice", "email": "alice@example.com", "password": "wonderland"}`); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	user := func(name, username, email, password string) string {
+		return `{"name": "` + name + `", "username": "` + username + `", "email": "` + email + `", "password": "` + password + `"}`
+	}
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		msg        string
+	}{
+		{"two missing", `{"username": "bob", "password": "long enough"}`, 400, "Missing fields: `name`, `email`"},
+		{"all missing", `{}`, 400, "Missing fields: `name`, `username`, `email`, `password`"},
+		{"blank counts as missing", user(" ", "bob", "", "long enough"), 400, "Missing fields: `name`, `email`"},
+		{"wrong type", `{"name": 5, "username": "bob", "email": "bob@example.com", "password": "long enough"}`, 400, "`name`"},
+		{"invalid email", user("Bob", "bob", "not-an-address", "long enough"), 400, "Invalid email address"},
+		{"email with display name", user("Bob", "bob", "Bob <bob@example.com>", "long enough"), 400, "Invalid email address"},
+		{"short password", user("Bob", "bob", "bob@example.com", "short"), 400, "Password must be at least 8 characters"},
+		{"long password", user("Bob", "bob", "bob@example.com", strings.Repeat("p", 300)), 400, "at most 256 bytes"},
+		{"control character in password", user("Bob", "bob", "bob@example.com", `pass\u0001word`), 400, "without control characters"},
+		{"username with a space", user("Bob", "bob smith", "bob@example.com", "long enough"), 400, "Invalid username: use 1-32 letters, digits"},
+		{"username starting with a dash", user("Bob", "-bob", "bob@example.com", "long enough"), 400, "Invalid username"},
+		{"username too long", user("Bob", strings.Repeat("b", 33), "bob@example.com", "long enough"), 400, "Invalid username"},
+		{"username like an email", user("Bob", "bob@example.com", "bob@example.com", "long enough"), 400, "Invalid username"},
+		{"username with a percent", user("Bob", "100%bob", "bob@example.com", "long enough"), 400, "Invalid username"},
+		{"several invalid fields", user("Bob", "b b", "nope", "short"), 400, "Invalid username: use 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit; Invalid email address; Password must be at least 8 characters long"},
+		{"not JSON", `name=bob&username=bob`, 400, "must be a JSON object"},
+		{"JSON array", `["bob"]`, 400, "must be a JSON object"},
+		{"JSON null", `null`, 400, "must be a JSON object"},
+		{"body too large", `{"name": "` + strings.Repeat("x", 20<<10) + `"}`, 413, "Request body too large"},
+		{"username taken in another case", user("Other", "ALICE", "other@example.com", "long enough"), 409, "User already exists"},
+		{"email taken in another case", user("Other", "other", "Alice@Example.COM", "long enough"), 409, "User already exists"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantError(t, e.createUser(tc.body), tc.status, tc.msg)
+			if n := e.userCount(); n != 1 {
+				t.Errorf("%d users after a refused sign-up", n)
+			}
+		})
+	}
+}
+
+func TestSignupClosed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{SignupClosed: true})
+	wantError(t, e.createUser(`{"name": "Bob", "username": "bob", "email": "bob@example.com", "password": "long enough"}`),
+		http.StatusForbidden, "ask its operator")
+	if n := e.userCount(); n != 0 {
+		t.Errorf("%d users", n)
+	}
+	// The operator's accounts still log in.
+	e.newAccount("alice")
+	e.login("alice", testPassword)
+}
+
+func TestLoginRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{})
+	e.newAccount("alice")
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+	wantError(t, e.do(http.MethodPost, "/user/login", nil, ""), http.StatusBadRequest, "Missing credentials")
+	for _, tc := range []struct{ name, header, msg string }{
+		{"wrong scheme", "Bearer abc", "Unsupported authorization scheme"},
+		{"HMAC instead of Basic", auth.HMACHeader("alice", "token", "POST", "/user/login"), "Unsupported authorization scheme"},
+		{"scheme only", "Basic", "Malformed"},
+		{"bad base64", "Basic %%%", "Malformed"},
+		{"base64 with a line break", "Basic " + b64("alice:")[:4] + "\t" + b64("alice:")[4:], "Malformed"},
+		{"no colon", "Basic " + b64("alice"), "Malformed"},
+		{"empty user", "Basic " + b64(":"+testPassword), "Malformed"},
+		{"control character", "Basic " + b64("alice:pass\x7fword"), "Malformed"},
+		{"huge", "Basic " + b64("alice:"+strings.Repeat("p", 4000)), "Malformed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantError(t, e.do(http.MethodPost, "/user/login", map[string]string{"Authorization": tc.header}, ""),
+				http.StatusUnauthorized, tc.msg)
+		})
+	}
+
+	// Wrong password and unknown user get one and the same answer.
+	wrongPass := e.do(http.MethodPost, "/user/login", basicHeader("alice", "not the password"), "")
+	noUser := e.do(http.MethodPost, "/user/login", basicHeader("mallory", testPassword), "")
+	wantError(t, wrongPass, http.StatusUnauthorized, "Invalid username or password")
+	if string(wrongPass.body) != string(noUser.body) || noUser.status != wrongPass.status {
+		t.Errorf("answers differ: %s vs %s", wrongPass.body, noUser.body)
+	}
+}
+
+// TestTokens covers two live tokens (two machines), logout revoking only
+// the signing token, logout by GET, and the email as HMAC user.
+func TestTokens(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{})
+	e.newAccount("alice")
+	laptop := e.login("alice", testPassword)
+	desktop := e.login("alice", testPassword)
+	if laptop == desktop {
+		t.Fatal("two logins gave the same token")
+	}
+	e.mustPublish(http.MethodPost, "alice", laptop, pkgTgz(t, "ctl", "1.0.0", "alice"))
+	e.mustPublish(http.MethodPut, "alice", desktop, pkgTgz(t, "ctl", "1.1.0", "alice"))
+	// The documentation's "email" works as the HMAC user too.
+	e.mustPublish(http.MethodPut, "alice@example.com", desktop, pkgTgz(t, "ctl", "1.2.0", "alice"))
+
+	wantError(t, e.do(http.MethodPost, "/user/logout", nil, "{}"), 401, "Not logged in")
+	r := e.signed(http.MethodPost, "/user/logout", "alice", laptop)
+	if r.status != 200 || string(r.body) != "{}" || r.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("logout: %d %q", r.status, r.body)
+	}
+	wantError(t, e.sendPackage(http.MethodPut, "alice", laptop, pkgTgz(t, "ctl", "1.3.0", "alice")), 401, "expired or was revoked")
+	wantError(t, e.signed(http.MethodPost, "/user/logout", "alice", laptop), 401, "expired or was revoked")
+	e.mustPublish(http.MethodPut, "alice", desktop, pkgTgz(t, "ctl", "1.3.0", "alice"))
+
+	// GET /user/logout, signed GET+/user/logout, also logs out.
+	if r := e.signed(http.MethodGet, "/user/logout", "alice", desktop); r.status != 200 || string(r.body) != "{}" {
+		t.Fatalf("GET logout: %d %s", r.status, r.body)
+	}
+	wantError(t, e.sendPackage(http.MethodPut, "alice", desktop, pkgTgz(t, "ctl", "1.4.0", "alice")), 401, "run nessemble login")
+}
+
+// TestLogoutMalformedAuthorization: every broken header is a 401 JSON
+// error, never a 500.
+func TestLogoutMalformedAuthorization(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{})
+	token := e.newAccount("alice")
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	mac := auth.Sign(token, "POST", "/user/logout")
+	for _, h := range []string{
+		"HMAC-SHA1",
+		"HMAC-SHA1 ",
+		"Digest " + b64("alice:"+mac),
+		auth.BasicHeader("alice", testPassword),
+		"HMAC-SHA1 ???",
+		"HMAC-SHA1 " + b64("alice"),
+		"HMAC-SHA1 " + b64("alice:"),
+		"HMAC-SHA1 " + b64(":"+mac),
+		"HMAC-SHA1 " + b64("alice:"+mac[1:]),
+		"HMAC-SHA1 " + b64("alice:"+strings.Repeat("g", 40)),
+		"HMAC-SHA1 " + b64("\xff\xfe:"+mac),
+		"HMAC-SHA1 " + b64(strings.Repeat("alice", 300)+":"+mac),
+		"HMAC-SHA1 " + b64("alice:"+mac) + "=",
+		"HMAC-SHA1 " + b64("nobody:"+mac),
+		"HMAC-SHA1 " + b64("alice:"+auth.Sign(token, "POST", "/registry/user/logout")),
+	} {
+		r := e.do(http.MethodPost, "/user/logout", map[string]string{"Authorization": h}, "{}")
+		if r.status != http.StatusUnauthorized {
+			t.Errorf("%.60q: %d %s", h, r.status, r.body)
+			continue
+		}
+		wantError(t, r, http.StatusUnauthorized, "")
+	}
+	// The token survived all that.
+	if r := e.signed(http.MethodPost, "/user/logout", "alice", token); r.status != 200 {
+		t.Errorf("real logout: %d %s", r.status, r.body)
+	}
+}
+
+func TestTokenExpiry(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		ttl  time.Duration
+		want time.Duration
+	}{
+		{"default one day", 0, 24 * time.Hour},
+		{"configured", 90 * time.Minute, 90 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, server.Config{TokenTTL: tc.ttl})
+			clock := newFakeClock(time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC))
+			e.db.SetClock(clock.Now)
+			e.srv.SetClock(clock.Now)
+			e.newAccount("alice")
+			token := e.login("alice", testPassword)
+			clock.Advance(tc.want - time.Minute)
+			e.mustPublish(http.MethodPost, "alice", token, pkgTgz(t, "ctl", "1.0.0", "alice"))
+			clock.Advance(2 * time.Minute)
+			wantError(t, e.sendPackage(http.MethodPut, "alice", token, pkgTgz(t, "ctl", "1.1.0", "alice")), 401, "expired")
+			wantError(t, e.signed(http.MethodPost, "/user/logout", "alice", token), 401, "expired")
+		})
+	}
+}
+
+// TestLoginBruteForce: after a few free failures an account and an
+// address are locked out for a short, growing time (429 with
+// Retry-After); the owner gets in once it has passed.
+func TestLoginBruteForce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{})
+	clock := newFakeClock(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))
+	e.srv.SetClock(clock.Now)
+	e.newAccount("alice")
+	e.newAccount("bob")
+	login := func(user, pass string) resp {
+		return e.do(http.MethodPost, "/user/login", basicHeader(user, pass), "")
+	}
+	locked := func(r resp, secs string) {
+		t.Helper()
+		wantError(t, r, http.StatusTooManyRequests, "wait "+secs+" seconds")
+		if ra := r.header.Get("Retry-After"); ra != secs {
+			t.Errorf("Retry-After = %q, want %s", ra, secs)
+		}
+	}
+	for i := 0; i < 6; i++ { // five free failures, and the one that locks
+		wantError(t, login("alice", "guess"), 401, "Invalid username or password")
+	}
+	locked(login("alice", testPassword), "2") // even the right password waits
+	locked(login("bob", testPassword), "2")   // and so does the address
+	clock.Advance(time.Second)
+	locked(login("alice", testPassword), "1")
+	clock.Advance(1500 * time.Millisecond)
+	if r := login("alice", testPassword); r.status != 200 {
+		t.Fatalf("owner after the lockout: %d %s", r.status, r.body)
+	}
+	// The address is still on its seventh failure: the next lock is longer.
+	wantError(t, login("bob", "guess"), 401, "Invalid username or password")
+	locked(login("bob", testPassword), "4")
+	clock.Advance(4 * time.Second)
+	if r := login("bob", testPassword); r.status != 200 {
+		t.Fatalf("bob after the lockout: %d %s", r.status, r.body)
+	}
+}
