@@ -31,20 +31,32 @@ func readJSONObject(c *call) (map[string]any, error) {
 }
 
 // stringFields takes the named string fields from m, reporting every
-// missing or empty one at once.
+// missing, empty or non-string one at once.
+
 func stringFields(m map[string]any, names ...string) ([]string, error) {
 	vals := make([]string, len(names))
-	var missing []string
+	var missing, notString []string
 	for i, n := range names {
-		s, ok := m[n].(string)
-		if !ok || strings.TrimSpace(s) == "" {
+		v, present := m[n]
+		s, isString := v.(string)
+		switch {
+		case present && v != nil && !isString:
+			notString = append(notString, "`"+n+"`")
+		case strings.TrimSpace(s) == "":
 			missing = append(missing, "`"+n+"`")
-			continue
+		default:
+			vals[i] = s
 		}
-		vals[i] = s
 	}
+	var problems []string
 	if len(missing) > 0 {
-		return nil, userError(http.StatusBadRequest, "Missing fields: "+strings.Join(missing, ", "))
+		problems = append(problems, "Missing fields: "+strings.Join(missing, ", "))
+	}
+	if len(notString) > 0 {
+		problems = append(problems, "Fields that must be strings: "+strings.Join(notString, ", "))
+	}
+	if len(problems) > 0 {
+		return nil, userError(http.StatusBadRequest, strings.Join(problems, "; "))
 	}
 	return vals, nil
 }

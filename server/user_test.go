@@ -107,7 +107,7 @@ func TestCreateUserRefused(t *testing.T) {
 		{"two missing", `{"username": "bob", "password": "long enough"}`, 400, "Missing fields: `name`, `email`"},
 		{"all missing", `{}`, 400, "Missing fields: `name`, `username`, `email`, `password`"},
 		{"blank counts as missing", user(" ", "bob", "", "long enough"), 400, "Missing fields: `name`, `email`"},
-		{"wrong type", `{"name": 5, "username": "bob", "email": "bob@example.com", "password": "long enough"}`, 400, "`name`"},
+		{"wrong type", `{"name": 5, "username": "bob", "email": "bob@example.com", "password": "long enough"}`, 400, "must be strings: `name`"},
 		{"invalid email", user("Bob", "bob", "not-an-address", "long enough"), 400, "Invalid email address"},
 		{"email with display name", user("Bob", "bob", "Bob <bob@example.com>", "long enough"), 400, "Invalid email address"},
 		{"short password", user("Bob", "bob", "bob@example.com", "short"), 400, "Password must be at least 8 characters"},
