@@ -32,7 +32,6 @@ func readJSONObject(c *call) (map[string]any, error) {
 
 // stringFields takes the named string fields from m, reporting every
 // missing, empty or non-string one at once.
-
 func stringFields(m map[string]any, names ...string) ([]string, error) {
 	vals := make([]string, len(names))
 	var missing, notString []string
