@@ -11,8 +11,7 @@ import (
 // BenchmarkHandler measures the server's own cost per cached read,
 // without the network: the overhead the load script compares with nginx.
 func BenchmarkHandler(b *testing.B) {
-	t := &testing.T{}
-	e := newEnv(t, server.Config{RateLimit: 1 << 30})
+	e := newEnv(b, server.Config{RateLimit: 1 << 30})
 	e.seed("ctl", "1.0.0", "Read the pads", "input")
 	h := e.srv.Handler()
 	for _, path := range []string{"/package/ctl", "/package/ctl/data", "/search/ctl", "/"} {

@@ -16,13 +16,13 @@ import (
 
 // env is a running registry over a real SQLite file in a temp folder.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	db  *store.DB
 	srv *server.Server
 	ts  *httptest.Server
 }
 
-func newEnv(t *testing.T, cfg server.Config) *env {
+func newEnv(t testing.TB, cfg server.Config) *env {
 	t.Helper()
 	db, err := store.Open(context.Background(), t.TempDir())
 	if err != nil {
@@ -60,7 +60,7 @@ type resp struct {
 	close  bool // the server sent Connection: close
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -94,7 +94,7 @@ func (e *env) get(path string) resp { return e.do(http.MethodGet, path, nil, "")
 
 // wantError asserts a JSON error answer with status and a message
 // containing frag.
-func wantError(t *testing.T, r resp, status int, frag string) {
+func wantError(t testing.TB, r resp, status int, frag string) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
