@@ -1,8 +1,6 @@
 package server
 
 import (
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -68,18 +66,4 @@ func (l *limiter) take(addr string, now time.Time) (rateState, bool) {
 		retryAfter: int((reset.Sub(now) + time.Second - 1) / time.Second),
 	}
 	return st, used <= l.limit
-}
-
-func (st rateState) setHeaders(h http.Header) {
-	if st.limit <= 0 {
-		return
-	}
-	// Set directly, not with h.Set, to keep the documented spelling
-	// "RateLimit" (Go would write "Ratelimit").
-	h["X-RateLimit-Limit"] = []string{strconv.Itoa(st.limit)}
-	h["X-RateLimit-Remaining"] = []string{strconv.Itoa(st.remaining)}
-	h["X-RateLimit-Reset"] = []string{strconv.FormatInt(st.reset, 10)}
-	if _, ok := h["Retry-After"]; !ok {
-		h["Retry-After"] = []string{strconv.Itoa(st.retryAfter)}
-	}
 }

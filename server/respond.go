@@ -220,18 +220,56 @@ func (c *call) finish(status int, body []byte) {
 	h := c.Header()
 	h["Access-Control-Allow-Origin"] = hdrStar
 	h["Server"] = hdrServer
-	c.rate.setHeaders(h)
 	// The nessemble client never reuses a connection, and a HEAD answer
 	// with a length on an open connection would hang it: close those.
 	if c.legacy || c.r.Method == http.MethodHead {
 		h["Connection"] = hdrClose
 	}
-	h["X-Response-Time"] = []string{strconv.FormatFloat(time.Since(c.start).Seconds(), 'f', 3, 64)}
+	c.setVaryingHeaders(h)
 	c.status = status
 	c.WriteHeader(status)
 	if c.r.Method != http.MethodHead && len(body) > 0 {
 		n, _ := c.Write(body)
 		c.bytes = n
+	}
+}
+
+// setVaryingHeaders sets the values that differ from request to request:
+// X-Response-Time and the rate limit's. They are formatted into one
+// string and share one backing array, two allocations instead of ten on
+// every answer.
+func (c *call) setVaryingHeaders(h http.Header) {
+	var scratch [96]byte
+	b := strconv.AppendFloat(scratch[:0], time.Since(c.start).Seconds(), 'f', 3, 64)
+	var ends [5]int
+	ends[0] = len(b)
+	n := 1
+	st := c.rate
+	if st.limit > 0 {
+		for _, v := range [...]int64{int64(st.limit), int64(st.remaining), st.reset, int64(st.retryAfter)} {
+			b = strconv.AppendInt(b, v, 10)
+			ends[n] = len(b)
+			n++
+		}
+	}
+	all := string(b)
+	vals := make([]string, n)
+	start := 0
+	for i := range n {
+		vals[i] = all[start:ends[i]]
+		start = ends[i]
+	}
+	// Full slice expressions: a later Add must not write into a neighbour.
+	h["X-Response-Time"] = vals[0:1:1]
+	if n > 1 {
+		// Set directly to keep the documented spelling "RateLimit" (Go's
+		// canonical form would be "Ratelimit").
+		h["X-RateLimit-Limit"] = vals[1:2:2]
+		h["X-RateLimit-Remaining"] = vals[2:3:3]
+		h["X-RateLimit-Reset"] = vals[3:4:4]
+		if _, set := h["Retry-After"]; !set {
+			h["Retry-After"] = vals[4:5:5]
+		}
 	}
 }
 
@@ -289,11 +327,18 @@ func (c *call) fail(err error) {
 			"Request body too large: the limit is "+strconv.FormatInt(mbe.Limit, 10)+" bytes"
 	case errors.Is(err, store.ErrNotFound):
 		status, msg = http.StatusNotFound, "Not Found"
+	case errors.Is(err, store.ErrNoSpace):
+		// The operator must hear about it; the user only needs to know
+		// that retrying later can work.
+		status, msg = http.StatusInsufficientStorage, "The registry's disk is full; try again later or tell its operator"
+		c.s.log.Error("disk full", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
 	default:
 		c.s.log.Error("internal error", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		c.Header()["Retry-After"] = []string{strconv.Itoa(max(c.rate.retryAfter, 1))}
+		if _, set := c.Header()["Retry-After"]; !set {
+			c.Header()["Retry-After"] = []string{strconv.Itoa(max(c.rate.retryAfter, 1))}
+		}
 	}
 	body, _ := marshal(struct {
 		Status int    `json:"status"`
