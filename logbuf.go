@@ -11,6 +11,7 @@ import (
 // syscall every flushEvery rather than one per request.
 type logBuffer struct {
 	mu   sync.Mutex
+	out  io.Writer
 	w    *bufio.Writer
 	stop chan struct{}
 	done chan struct{}
@@ -19,7 +20,7 @@ type logBuffer struct {
 const flushEvery = 200 * time.Millisecond
 
 func newLogBuffer(w io.Writer) *logBuffer {
-	b := &logBuffer{w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &logBuffer{out: w, w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.flushLoop()
 	return b
 }
@@ -47,7 +48,11 @@ func (b *logBuffer) flushLoop() {
 
 func (b *logBuffer) flush() {
 	b.mu.Lock()
-	b.w.Flush()
+	if b.w.Flush() != nil {
+		// A bufio.Writer keeps its first error for good; start afresh so
+		// that one failed write (a full disk) does not end all logging.
+		b.w.Reset(b.out)
+	}
 	b.mu.Unlock()
 }
 

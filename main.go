@@ -156,8 +156,11 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	if err != nil {
 		return err
 	}
+	unread := newUnreadConns()
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           unread.handler(srv.Handler()),
+		ConnState:         unread.track,
+		ConnContext:       unread.connContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -178,15 +181,18 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	// Stop accepting first, and let the connections already accepted
+	// deliver their request to a handler: net/http drops, unanswered, a
+	// request it finishes reading after Shutdown has begun
+	// (golang/go#75591).
+	ln.Close()
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	unread.wait(5 * time.Second)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return hs.Shutdown(shutdownCtx)
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {

@@ -222,6 +222,8 @@ func translate(err error) error {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", ErrConflict, err)
+		case sqlite3.SQLITE_FULL:
+			return fmt.Errorf("%w: %v", ErrNoSpace, err)
 		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
