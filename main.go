@@ -150,6 +150,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	}
 
 	cfg.server.Version = version
+	cfg.server.AccessLog, cfg.server.AccessLogJSON = buf, cfg.logFormat == "json"
 	cfg.server.SignupClosed = !cfg.signup
 	srv := server.New(cfg.server, db, log)
 	ln, err := net.Listen("tcp", cfg.addr)

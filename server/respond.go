@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -69,7 +68,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{ResponseWriter: w, r: r, s: s, start: time.Now()}
 	c.legacy = strings.HasPrefix(r.Header.Get("User-Agent"), "nessemble/")
 	c.path, c.base = s.route(r)
-	defer s.logAccess(c)
+	if s.access != nil {
+		defer s.access.write(c)
+	}
 
 	if r.Method == http.MethodOptions {
 		c.preflight()
@@ -351,20 +352,6 @@ func (c *call) fail(err error) {
 // it to printf as the format: a "%" there would crash it.
 func safeMessage(s string) string {
 	return strings.ReplaceAll(s, "%", "％")
-}
-
-func (s *Server) logAccess(c *call) {
-	if !s.log.Enabled(c.r.Context(), slog.LevelInfo) {
-		return
-	}
-	s.log.LogAttrs(c.r.Context(), slog.LevelInfo, "request",
-		slog.String("method", c.r.Method),
-		slog.String("path", c.r.URL.Path),
-		slog.Int("status", c.status),
-		slog.Int("bytes", c.bytes),
-		slog.Duration("duration", time.Since(c.start)),
-		slog.String("remote", clientAddr(c.r)),
-	)
 }
 
 func clientAddr(r *http.Request) string {

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -37,6 +38,10 @@ type Config struct {
 	SignupClosed bool
 	// Version is the server's own version, shown by /status.
 	Version string
+	// AccessLog, when set, receives one line per request, as slog's text
+	// handler would write it, or its JSON handler with AccessLogJSON.
+	AccessLog     io.Writer
+	AccessLogJSON bool
 
 	// ResetTTL is how long a password-reset token lives.
 	ResetTTL time.Duration
@@ -96,6 +101,7 @@ type Server struct {
 	// expiresAt holds the Expires header of the current second.
 	expiresAt atomic.Pointer[expiresValue]
 	guard     *guard
+	access    *accessLog // nil: no access log
 	started   time.Time
 	now       func() time.Time
 
@@ -107,7 +113,7 @@ type Server struct {
 	ref   *refCache
 }
 
-// New builds a server. The logger receives one access line per request.
+// New builds a server. The logger receives what goes wrong inside it.
 func New(cfg Config, db *store.DB, log *slog.Logger) *Server {
 	cfg.setDefaults()
 	s := &Server{
@@ -124,6 +130,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) *Server {
 	s.cache = newRespCache(db)
 	s.maxAge = []string{"max-age=" + strconv.Itoa(int(cfg.MaxAge/time.Second))}
 	s.guard = newGuard()
+	s.access = newAccessLog(cfg.AccessLog, cfg.AccessLogJSON)
 	s.router = s.routes()
 	return s
 }
