@@ -3,6 +3,9 @@
 # bytes from static files, both on 127.0.0.1, loaded by wrk. Prints a
 # Markdown table of requests/s, p50/p99 latency and CPU time per request,
 # each with its ratio to nginx, and the registry's idle and peak RSS.
+# A last table puts the package document beside a bare net/http handler
+# serving the same bytes with the same headers (bench/plain): the part of
+# the gap to nginx that is net/http's own.
 #
 #   bash bench/run.sh                 # about 3 minutes
 #   DURATION=10 bash bench/run.sh     # longer runs, steadier figures
@@ -42,6 +45,7 @@ sysctl -qw net.ipv4.tcp_tw_reuse=1 2>/dev/null || true
 
 go build -o "$tmp/nessemble-registry" .
 go build -o "$tmp/seed" ./bench/seed
+go build -o "$tmp/plain" ./bench/plain
 
 start_registry() {
   "$tmp/nessemble-registry" serve --data "$tmp/data" --addr "127.0.0.1:$reg_port" \
@@ -126,6 +130,23 @@ for target in "package document:/package/bench-0001:/doc.json" \
     done
   done
 done
+plain_port=$(free_port)
+"$tmp/plain" "$tmp/www/doc.json" application/json "127.0.0.1:$plain_port" &
+plain_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$plain_port/" >/dev/null && break; sleep 0.05; done
+echo
+echo "| package document | wrk | connection | registry req/s | bare net/http req/s | ratio |"
+echo "|---|---|---|---|---|---|"
+for tc in "2 32" "1 1"; do
+  read -r t c <<<"$tc"
+  for mode in keep-alive close; do
+    read -r r_rps _ <<<"$(load "$reg_pid" "$reg/package/bench-0001" "$t" "$c" "$mode")"
+    read -r p_rps _ <<<"$(load "$plain_pid" "http://127.0.0.1:$plain_port/" "$t" "$c" "$mode")"
+    echo "| | -t$t -c$c | $mode | $r_rps | $p_rps | $(ratio "$r_rps" "$p_rps") |"
+  done
+done
+kill "$plain_pid"
+
 peak_rss=$(rss "$reg_pid" VmHWM)
 ngx_rss=0; for p in $(pgrep -P "$ngx_master"); do ngx_rss=$((ngx_rss + $(rss "$p" VmHWM))); done
 echo
