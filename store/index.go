@@ -22,9 +22,12 @@ type index struct {
 	// hays holds every package's searchable text, lower-cased, in title
 	// order, back to back: package i's is hays[offs[i]:offs[i+1]]. One
 	// contiguous block scans several times faster than 100,000 strings
-	// scattered over the heap.
-	hays []byte
-	offs []int
+	// scattered over the heap. A publish only marks it stale (stale), and
+	// the next search lays it out again, so that a run of publishes does
+	// not copy it each time.
+	hays  []byte
+	offs  []int
+	stale bool
 }
 
 type indexed struct {
@@ -101,7 +104,7 @@ func (db *DB) loadIndex(ctx context.Context) error {
 	ix.byTitle = slices.SortedFunc(slices.Values(all), byTitleCmp)
 	ix.byDesc = slices.SortedFunc(slices.Values(all), byDescCmp)
 	ix.pack()
-	ix.loaded = true
+	ix.loaded, ix.stale = true, false
 	return nil
 }
 
@@ -124,13 +127,30 @@ func (ix *index) put(p Package) {
 	}
 	j, _ := slices.BinarySearchFunc(ix.byDesc, e, byDescCmp)
 	ix.byDesc = slices.Insert(ix.byDesc, j, e)
-	ix.pack()
+	ix.stale = true
+}
+
+// rlockPacked read-locks the index with its haystacks up to date.
+func (ix *index) rlockPacked() {
+	for {
+		ix.mu.RLock()
+		if !ix.stale {
+			return
+		}
+		ix.mu.RUnlock()
+		ix.mu.Lock()
+		if ix.stale {
+			ix.pack()
+			ix.stale = false
+		}
+		ix.mu.Unlock()
+	}
 }
 
 // reset drops the index, to be loaded again on next use.
 func (ix *index) reset() {
 	ix.mu.Lock()
-	ix.loaded, ix.byTitle, ix.byDesc, ix.hays, ix.offs = false, nil, nil, nil, nil
+	ix.loaded, ix.byTitle, ix.byDesc, ix.hays, ix.offs, ix.stale = false, nil, nil, nil, nil, false
 	ix.mu.Unlock()
 }
 
@@ -168,7 +188,7 @@ func (db *DB) Search(ctx context.Context, term string, offset, limit int) ([]Pac
 	needle := strings.ToLower(term)
 	needleBytes := []byte(needle)
 	ix := &db.index
-	ix.mu.RLock()
+	ix.rlockPacked()
 	defer ix.mu.RUnlock()
 
 	var page []Package

@@ -212,3 +212,39 @@ func TestSearchAndList(t *testing.T) {
 		t.Errorf("list = %v %d %v", ps, total, err)
 	}
 }
+
+// TestIndexFollowsPublishes searches, publishes, and searches again: the
+// in-memory index must see new packages and new versions' text at once.
+func TestIndexFollowsPublishes(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	if _, err := publish(t, db, "alice", store.Create, version("alpha", "1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, total, _ := db.Search(ctx, "walrus", 0, 10); total != 0 {
+		t.Fatalf("walrus before publishing: %d", total)
+	}
+	v := version("beta", "1.0.0")
+	v.Description = "A walrus"
+	if _, err := publish(t, db, "alice", store.Create, v); err != nil {
+		t.Fatal(err)
+	}
+	if ps, total, _ := db.Search(ctx, "walrus", 0, 10); total != 1 || ps[0].Title != "beta" {
+		t.Errorf("walrus after publishing: %v %d", ps, total)
+	}
+	v = version("beta", "2.0.0")
+	v.Description = "A narwhal"
+	if _, err := publish(t, db, "alice", store.Update, v); err != nil {
+		t.Fatal(err)
+	}
+	if _, total, _ := db.Search(ctx, "walrus", 0, 10); total != 0 {
+		t.Errorf("old description still found")
+	}
+	if _, total, _ := db.Search(ctx, "narwhal", 0, 10); total != 1 {
+		t.Errorf("new description not found")
+	}
+	ps, _, _ := db.ListPackages(ctx, store.ListOptions{Limit: 10, ByDescription: true})
+	if len(ps) != 2 || ps[0].Description != "A narwhal" || ps[1].Description != "d 1.0.0" {
+		t.Errorf("by description: %v", ps)
+	}
+}
