@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,7 +92,7 @@ func HashPassword(pw string) (string, error) {
 		return "", fmt.Errorf("auth: read salt: %w", err)
 	}
 	p := defaultParams
-	key := argon2.IDKey([]byte(pw), salt, p.time, p.memory, p.threads, keyLen)
+	key := idKey([]byte(pw), salt, p, keyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.memory, p.time, p.threads,
 		base64.RawStdEncoding.EncodeToString(salt),
@@ -106,8 +107,20 @@ func CheckPassword(encoded, pw string) bool {
 	if !ok {
 		return false
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.time, p.memory, p.threads, uint32(len(want)))
+	got := idKey([]byte(pw), salt, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// kdfSlots admits one argon2id computation per CPU at a time. Each takes
+// its full memory cost (19 MiB by default) while it runs; without a bound,
+// a burst of sign-ups or logins would take gigabytes. Callers beyond the
+// slots wait their turn.
+var kdfSlots = make(chan struct{}, runtime.NumCPU())
+
+func idKey(pw, salt []byte, p argonParams, keyLen uint32) []byte {
+	kdfSlots <- struct{}{}
+	defer func() { <-kdfSlots }()
+	return argon2.IDKey(pw, salt, p.time, p.memory, p.threads, keyLen)
 }
 
 // dummyHash is a hash of a random password, made on first use with the

@@ -15,6 +15,7 @@ const (
 	firstLockout  = 2 * time.Second
 	maxLockout    = 5 * time.Minute
 	forgetFailure = 15 * time.Minute // a quiet key starts afresh
+	maxGuardKeys  = 100_000          // beyond this, stale keys are swept
 )
 
 type guard struct {
@@ -23,9 +24,10 @@ type guard struct {
 }
 
 type failures struct {
-	count  int
-	last   time.Time
-	locked time.Time // refused until then
+	count   int // failed attempts
+	pending int // attempts being checked right now
+	last    time.Time
+	locked  time.Time // refused until then
 }
 
 func newGuard() *guard { return &guard{keys: make(map[string]*failures)} }
@@ -34,49 +36,78 @@ func guardKeys(account, addr string) [2]string {
 	return [2]string{"user:" + strings.ToLower(account), "addr:" + addr}
 }
 
-// wait reports how long the keys are still locked out; 0 means go ahead.
-func (g *guard) wait(keys [2]string, now time.Time) time.Duration {
+// begin asks whether a login attempt for keys may go ahead; 0 means yes,
+// else how long to wait. An attempt that goes ahead counts as a failure
+// until end says otherwise, so that a burst of parallel guesses cannot
+// slip past the lock while the first ones are still being checked. Every
+// begin that returns 0 must be followed by one end.
+func (g *guard) begin(keys [2]string, now time.Time) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var d time.Duration
+	var wait time.Duration
 	for _, k := range keys {
-		if f := g.keys[k]; f != nil && f.locked.After(now) {
-			d = max(d, f.locked.Sub(now))
+		f := g.keys[k]
+		switch {
+		case f == nil || f.pending == 0 && now.Sub(f.last) > forgetFailure:
+		case f.locked.After(now):
+			wait = max(wait, f.locked.Sub(now))
+		case f.pending > 0 && f.count+f.pending > freeFailures:
+			// As many in flight as failures are left before the lock,
+			// and past it one at a time.
+			wait = max(wait, firstLockout)
 		}
 	}
-	return d
-}
-
-// fail records a failed login for the keys.
-func (g *guard) fail(keys [2]string, now time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.keys) > 100_000 { // drop stale entries rather than grow without bound
-		for k, f := range g.keys {
-			if now.Sub(f.last) > forgetFailure {
-				delete(g.keys, k)
-			}
-		}
+	if wait > 0 {
+		return wait
+	}
+	if len(g.keys) >= maxGuardKeys {
+		g.sweep(now)
 	}
 	for _, k := range keys {
 		f := g.keys[k]
-		if f == nil || now.Sub(f.last) > forgetFailure {
+		if f == nil || f.pending == 0 && now.Sub(f.last) > forgetFailure {
 			f = new(failures)
 			g.keys[k] = f
 		}
-		f.count++
+		f.pending++
 		f.last = now
-		if over := f.count - freeFailures; over > 0 {
-			lock := firstLockout << min(over-1, 20)
-			f.locked = now.Add(min(lock, maxLockout))
+	}
+	return 0
+}
+
+// end records how an attempt that begin let through went. A success
+// forgets the account's failures (not the address's: one good login must
+// not reset a guessing run against other accounts).
+func (g *guard) end(keys [2]string, now time.Time, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, k := range keys {
+		f := g.keys[k]
+		if f == nil {
+			continue
+		}
+		f.pending--
+		switch {
+		case !ok:
+			f.count++
+			f.last = now
+			if over := f.count - freeFailures; over > 0 {
+				f.locked = now.Add(min(firstLockout<<min(over-1, 20), maxLockout))
+			}
+		case i == 0:
+			f.count, f.locked = 0, time.Time{}
+		}
+		if f.count == 0 && f.pending == 0 {
+			delete(g.keys, k)
 		}
 	}
 }
 
-// succeed forgets the account's failures (not the address's: one good
-// login must not reset a guessing run against other accounts).
-func (g *guard) succeed(keys [2]string) {
-	g.mu.Lock()
-	delete(g.keys, keys[0])
-	g.mu.Unlock()
+// sweep drops keys with nothing in flight and no failure for a while.
+func (g *guard) sweep(now time.Time) {
+	for k, f := range g.keys {
+		if f.pending == 0 && now.Sub(f.last) > forgetFailure {
+			delete(g.keys, k)
+		}
+	}
 }

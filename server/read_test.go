@@ -4,9 +4,11 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nessemble/nessemble-registry/server"
@@ -356,4 +358,59 @@ func TestCachedAnswersFollowPublish(t *testing.T) {
 			t.Errorf("%s: still the answer from before the publish: %s", p, after)
 		}
 	}
+}
+
+// TestNoStaleAnswerAfterPublish publishes while other clients keep
+// searching: a search made after a publish returned must count it, even
+// if a concurrent search rendered and cached its answer mid-publish.
+func TestNoStaleAnswerAfterPublish(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := e.ts.Client().Get(e.ts.URL + "/search/pkg?per_page=100")
+				if err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	for i := 1; i <= 40; i++ {
+		e.seed(fmt.Sprintf("pkg%03d", i), "1.0.0", "d")
+		total := e.get("/search/pkg?per_page=100").json(t)["pagination"].(map[string]any)["total"]
+		if total != float64(i) {
+			t.Fatalf("after publish %d, search counts %v", i, total)
+		}
+	}
+}
+
+// TestClientReadErrorsAre503 checks that the nessemble client, which
+// reads any status but 404 and 503 on package and search answers as
+// success, gets 503 for every other failure there.
+func TestClientReadErrorsAre503(t *testing.T) {
+	e := newEnv(t, server.Config{RateLimit: 1})
+	legacy := map[string]string{"User-Agent": "nessemble/1.1.1"}
+	e.do("GET", "/search/x", legacy, "")
+	r := e.do("GET", "/search/x", legacy, "")
+	wantError(t, r, http.StatusServiceUnavailable, "Too many requests")
+	if r.header.Get("Retry-After") == "" {
+		t.Errorf("503 without Retry-After")
+	}
+	wantError(t, e.do("GET", "/package/x", nil, ""), http.StatusTooManyRequests, "Too many requests")
+
+	e = newEnv(t, server.Config{})
+	wantError(t, e.do("GET", "/package/x", legacy, ""), http.StatusNotFound, "does not exist")
+	wantError(t, e.do("GET", "/package/x", map[string]string{"User-Agent": "nessemble/1.1.1", "Accept": "application/json;version=2"}, ""),
+		http.StatusServiceUnavailable, "version 2")
 }

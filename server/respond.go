@@ -336,6 +336,12 @@ func (c *call) fail(err error) {
 	default:
 		c.s.log.Error("internal error", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
 	}
+	if c.legacy && status != http.StatusNotFound && c.clientRead() {
+		// The client takes every status but 404 and 503 on these answers
+		// for success, and would read this error as a package or as
+		// search results: 503 makes it say the registry is unreachable.
+		status = http.StatusServiceUnavailable
+	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		if _, set := c.Header()["Retry-After"]; !set {
 			c.Header()["Retry-After"] = []string{strconv.Itoa(max(c.rate.retryAfter, 1))}
@@ -346,6 +352,14 @@ func (c *call) fail(err error) {
 		Error  string `json:"error"`
 	}{status, safeMessage(msg)})
 	c.write(status, "application/json", body, noStore)
+}
+
+// clientRead reports whether the request is one of the reads the
+// nessemble client checks only for 404 and 503: package documents, data,
+// READMEs and search.
+func (c *call) clientRead() bool {
+	return (c.r.Method == http.MethodGet || c.r.Method == http.MethodHead) &&
+		(strings.HasPrefix(c.path, "/package/") || c.path == "/search" || strings.HasPrefix(c.path, "/search/"))
 }
 
 // safeMessage keeps an error message printable by the client, which passes

@@ -103,6 +103,20 @@ func (s *Server) addUser(c *call, name, username, email, password string) error 
 	return err
 }
 
+// checkLogin looks the user up and checks the password, spending the same
+// time whether or not the user exists.
+func (s *Server) checkLogin(c *call, login, password string) (store.User, bool, error) {
+	u, err := s.db.UserByLogin(c.r.Context(), login)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		auth.DummyCheck(password)
+		return u, false, nil
+	case err != nil:
+		return u, false, err
+	}
+	return u, auth.CheckPassword(u.PasswordHash, password), nil
+}
+
 func (s *Server) handleLogin(c *call) error {
 	h := c.r.Header.Get("Authorization")
 	if h == "" {
@@ -113,26 +127,20 @@ func (s *Server) handleLogin(c *call) error {
 		return userError(http.StatusUnauthorized, err.Error())
 	}
 	keys := guardKeys(login, clientAddr(c.r))
-	if wait := s.guard.wait(keys, s.now()); wait > 0 {
+	if wait := s.guard.begin(keys, s.now()); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
-		// The error sink writes Retry-After from c.rate; a header set here
-		// would be overwritten with the rate window's reset instead.
-		c.rate.retryAfter = secs
+		c.Header()["Retry-After"] = []string{strconv.Itoa(secs)}
 		return userError(http.StatusTooManyRequests,
 			"Too many failed logins; wait "+strconv.Itoa(secs)+" seconds and try again")
 	}
-	u, err := s.db.UserByLogin(c.r.Context(), login)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		auth.DummyCheck(password) // the same work as a real check: no timing hint
-	case err != nil:
+	u, ok, err := s.checkLogin(c, login, password)
+	s.guard.end(keys, s.now(), ok)
+	if err != nil {
 		return err
 	}
-	if err != nil || !auth.CheckPassword(u.PasswordHash, password) {
-		s.guard.fail(keys, s.now())
+	if !ok {
 		return userError(http.StatusUnauthorized, "Invalid username or password")
 	}
-	s.guard.succeed(keys)
 	token, err := auth.NewToken()
 	if err != nil {
 		return err

@@ -3,9 +3,11 @@ package server_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -314,5 +316,33 @@ func TestLoginBruteForce(t *testing.T) {
 	clock.Advance(4 * time.Second)
 	if r := login("bob", testPassword); r.status != 200 {
 		t.Fatalf("bob after the lockout: %d %s", r.status, r.body)
+	}
+}
+
+// TestLoginBurstCannotSlipPastTheLock fires many wrong logins at once: the
+// attempts still being checked count as failures, so only as many get
+// through as failures are free, plus the one that locks.
+func TestLoginBurstCannotSlipPastTheLock(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{})
+	e.newAccount("alice")
+	const burst = 30
+	statuses := make(chan int, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- e.do(http.MethodPost, "/user/login", basicHeader("alice", fmt.Sprint("guess", i)), "").status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	if counts[401] > 6 || counts[401]+counts[429] != burst {
+		t.Errorf("statuses %v: at most 6 guesses may be checked, the rest refused with 429", counts)
 	}
 }

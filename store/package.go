@@ -108,12 +108,14 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 		}
 		return Version{}, err
 	}
-	db.changes.Add(1)
+	// The index first, the count second: whoever sees the new count must
+	// find the new data (the server's answer cache keys on the count).
 	if p, err := db.Package(ctx, v.Title); err == nil {
 		db.index.put(p)
 	} else {
 		db.index.reset() // reload from the database on next use
 	}
+	db.changes.Add(1)
 	return v, nil
 }
 
