@@ -30,7 +30,12 @@ func freeAddr(t *testing.T) string {
 // stop returns what the command returned.
 func startServe(t *testing.T, args ...string) (addr string, stop func() error) {
 	t.Helper()
-	addr = freeAddr(t)
+	return startServeAt(t, freeAddr(t), args...)
+}
+
+// startServeAt is startServe on a given address.
+func startServeAt(t *testing.T, addr string, args ...string) (string, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var logs bytes.Buffer
@@ -55,7 +60,7 @@ func startServe(t *testing.T, args ...string) (addr string, stop func() error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	var stopped bool
-	stop = func() error {
+	stop := func() error {
 		if stopped {
 			return nil
 		}
@@ -145,7 +150,7 @@ func TestVersionCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"version"}, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "nessemble-registry ") {
+	if out.String() != "nessemble-registry "+version+"\n" {
 		t.Errorf("version printed %q", out.String())
 	}
 }
@@ -155,5 +160,42 @@ func TestServeRejectsBadLogFormat(t *testing.T) {
 		nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "log-format") {
 		t.Errorf("bad --log-format: %v", err)
+	}
+}
+
+// TestServeFlags checks that serve's flags reach the server: the base URL
+// (links, and answering under its prefix), the cache lifetime, and the
+// password-reset QR fallback being off unless asked for.
+func TestServeFlags(t *testing.T) {
+	addr := freeAddr(t)
+	base := "http://" + addr + "/reg"
+	startServeAt(t, addr, "--data", t.TempDir(), "--base-url", base, "--max-age", "90s")
+
+	res, err := http.Get(base + "/?page=2&per_page=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"prev":"`+base+`/?page=1&per_page=1`) {
+		t.Errorf("list under the base URL's prefix: %d %s", res.StatusCode, body)
+	}
+	if cc := res.Header.Get("Cache-Control"); cc != "max-age=90" {
+		t.Errorf("Cache-Control = %q, want max-age=90", cc)
+	}
+	expires, err := http.ParseTime(res.Header.Get("Expires"))
+	date, err2 := http.ParseTime(res.Header.Get("Date"))
+	if err != nil || err2 != nil || expires.Sub(date) < 89*time.Second || expires.Sub(date) > 91*time.Second {
+		t.Errorf("Expires %q is not 90 s after Date %q", res.Header.Get("Expires"), res.Header.Get("Date"))
+	}
+
+	res, err = http.Post(base+"/user/forgotpassword", "application/json", strings.NewReader(`{"username": "alice"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "operator") {
+		t.Errorf("forgotpassword without --reset-qr or SMTP: %d %s", res.StatusCode, body)
 	}
 }

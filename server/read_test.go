@@ -185,6 +185,8 @@ func TestReadmeAndData(t *testing.T) {
 	for _, tc := range []struct{ path, version string }{
 		{"/package/ctl/data", "2.0.0"},
 		{"/package/ctl/1.0.0/data", "1.0.0"},
+		{"/package/ctl/data", "2.0.0"}, // again: now from the answer cache
+		{"/package/ctl/1.0.0/data", "1.0.0"},
 	} {
 		r := e.get(tc.path)
 		sum := sha1.Sum(r.body)
