@@ -87,19 +87,18 @@ func (s *Server) mailReset(u store.User) {
 	defer cancel()
 	log := s.log.With("user", u.Username)
 	now := s.now()
-	if r, err := s.db.ResetOf(ctx, u.ID); err == nil && !r.QR &&
-		r.State(now) == store.ResetLive && now.Sub(r.Created) < resendAfter {
-		log.Warn("password reset email not sent: the last one went out less than a minute ago")
-		return
-	}
 	token, err := auth.NewToken()
 	if err != nil {
 		log.Error("password reset", "err", err)
 		return
 	}
-	r, err := s.db.CreateReset(ctx, u.ID, token, "", s.cfg.ResetTTL)
+	r, recent, err := s.createMailReset(ctx, u, token, now)
 	if err != nil {
 		log.Error("password reset", "err", err)
+		return
+	}
+	if recent {
+		log.Warn("password reset email not sent: the last one went out less than a minute ago")
 		return
 	}
 	msg, err := buildResetMail(s.cfg.SMTP.From, u.Email, resetMail{
@@ -121,6 +120,20 @@ func (s *Server) mailReset(u store.User) {
 		return
 	}
 	log.Info("password reset email sent")
+}
+
+// createMailReset creates an emailed reset for u, unless one was created
+// less than resendAfter ago (recent is then true). Check and creation
+// happen under one lock, so simultaneous requests send one mail.
+func (s *Server) createMailReset(ctx context.Context, u store.User, token string, now time.Time) (r store.Reset, recent bool, err error) {
+	s.mailMu.Lock()
+	defer s.mailMu.Unlock()
+	if r, err := s.db.ResetOf(ctx, u.ID); err == nil && !r.QR &&
+		r.State(now) == store.ResetLive && now.Sub(r.Created) < resendAfter {
+		return r, true, nil
+	}
+	r, err = s.db.CreateReset(ctx, u.ID, token, "", s.cfg.ResetTTL)
+	return r, false, err
 }
 
 // qrReset creates a reset for u and answers with its QR code.

@@ -111,6 +111,8 @@ type Server struct {
 
 	refMu sync.Mutex
 	ref   *refCache
+
+	mailMu sync.Mutex // see createMailReset
 }
 
 // New builds a server. The logger receives what goes wrong inside it.
