@@ -105,7 +105,7 @@ func newServeCmd() *cobra.Command {
 			if cfg.server.ResetQR && !cfg.server.SMTP.Enabled() {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: --reset-qr hands a password-reset code to anyone who names an account; use it only on a trusted network")
 			}
-			return serve(cmd.Context(), cfg, cmd.ErrOrStderr(), nil)
+			return serve(cmd.Context(), cfg, cmd.ErrOrStderr())
 		},
 	}
 	cfg.server.SMTP.Password = os.Getenv("NESSEMBLE_REGISTRY_SMTP_PASSWORD")
@@ -131,9 +131,8 @@ func newServeCmd() *cobra.Command {
 	return cmd
 }
 
-// serve runs the registry until ctx ends. ready, if not nil, receives the
-// listening address once requests can be served (tests listen on port 0).
-func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- string) error {
+// serve runs the registry until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	buf := newLogBuffer(logOut)
 	defer buf.Close()
 	log, err := newLogger(cfg.logFormat, buf)
@@ -172,9 +171,6 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "data", cfg.data)
-	if ready != nil {
-		ready <- ln.Addr().String()
-	}
 
 	select {
 	case err := <-errc:
