@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -71,7 +72,17 @@ func (r resp) json(t testing.TB) map[string]any {
 
 func (e *env) do(method, path string, hdr map[string]string, body string) resp {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.ts.URL+path, strings.NewReader(body))
+	return e.send(method, path, hdr, []byte(body), false)
+}
+
+// send makes one request; a chunked one has no Content-Length.
+func (e *env) send(method, path string, hdr map[string]string, body []byte, chunked bool) resp {
+	e.t.Helper()
+	var r io.Reader = bytes.NewReader(body)
+	if chunked {
+		r = io.MultiReader(r) // hides the length from net/http
+	}
+	req, err := http.NewRequest(method, e.ts.URL+path, r)
 	if err != nil {
 		e.t.Fatal(err)
 	}

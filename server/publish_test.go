@@ -156,32 +156,6 @@ func (e *env) newAccount(username string) (token string) {
 	return token
 }
 
-// send makes one request; a chunked one has no Content-Length.
-func (e *env) send(method, path string, hdr map[string]string, body []byte, chunked bool) resp {
-	e.t.Helper()
-	var r io.Reader = bytes.NewReader(body)
-	if chunked {
-		r = io.MultiReader(r) // hides the length from net/http
-	}
-	req, err := http.NewRequest(method, e.ts.URL+path, r)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	res, err := e.ts.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp{res.StatusCode, res.Header, b, res.Close}
-}
-
 // sendPackage publishes tarball with method, signed as the client signs.
 func (e *env) sendPackage(method, user, token string, tarball []byte) resp {
 	e.t.Helper()
