@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nessemble/nessemble-registry/auth"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -42,18 +41,11 @@ revoked and any pending password reset is cancelled.`,
 			if err != nil {
 				return err
 			}
-			password, err := readNewPassword(cmd, passwordStdin)
-			if err != nil {
-				return err
-			}
-			hash, err := auth.HashPassword(password)
+			hash, err := newPasswordHash(cmd, passwordStdin)
 			if err != nil {
 				return err
 			}
 			if err := db.SetPassword(ctx, u.ID, hash); err != nil {
-				return err
-			}
-			if err := db.DeleteReset(ctx, u.ID); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed; the user was logged out everywhere\n", u.Username)

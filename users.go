@@ -34,11 +34,7 @@ func newAddUserCmd() *cobra.Command {
 					return err
 				}
 			}
-			password, err := readNewPassword(cmd, passwordStdin)
-			if err != nil {
-				return err
-			}
-			hash, err := auth.HashPassword(password)
+			hash, err := newPasswordHash(cmd, passwordStdin)
 			if err != nil {
 				return err
 			}
@@ -64,6 +60,16 @@ func newAddUserCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
 	cmd.MarkFlagRequired("email")
 	return cmd
+}
+
+// newPasswordHash reads a new password (see readNewPassword) and returns
+// its hash.
+func newPasswordHash(cmd *cobra.Command, fromStdin bool) (string, error) {
+	pw, err := readNewPassword(cmd, fromStdin)
+	if err != nil {
+		return "", err
+	}
+	return auth.HashPassword(pw)
 }
 
 // readNewPassword asks for a password twice without echo on a terminal,

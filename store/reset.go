@@ -149,14 +149,6 @@ func (db *DB) ResetPassword(ctx context.Context, resetID int64, hash string) err
 	})
 }
 
-// DeleteReset ends any reset of the user (the operator set a password).
-func (db *DB) DeleteReset(ctx context.Context, userID int64) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM resets WHERE user_id = ?`, userID)
-		return err
-	})
-}
-
 // liveQR selects a live reset by the id of its QR image.
 const liveQR = `WHERE r.qr_id = ?1 AND r.used_at IS NULL AND r.expires_at > ?2 AND r.failures < ?3`
 

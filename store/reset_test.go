@@ -234,14 +234,14 @@ func TestResetSingleUseConcurrent(t *testing.T) {
 	}
 }
 
-func TestDeleteReset(t *testing.T) {
+func TestSetPasswordEndsReset(t *testing.T) {
 	ctx := context.Background()
 	db, u, _ := openResetDB(t)
 	r, err := db.CreateReset(ctx, u.ID, "tok", "", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.DeleteReset(ctx, u.ID); err != nil {
+	if err := db.SetPassword(ctx, u.ID, "operator's"); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.ResetPassword(ctx, r.ID, "new"); !errors.Is(err, store.ErrResetDead) {

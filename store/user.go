@@ -51,8 +51,9 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (User, error) {
 	return u, translate(err)
 }
 
-// SetPassword replaces a user's password hash and revokes all the user's
-// login tokens, in one transaction.
+// SetPassword replaces a user's password hash, revokes all the user's
+// login tokens and ends any pending password reset, in one transaction
+// (the operator's reset: a half-done user reset must not undo it).
 func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
@@ -62,7 +63,10 @@ func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID)
+		if _, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM resets WHERE user_id = ?`, userID)
 		return err
 	})
 }
