@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,17 +40,25 @@ func (u *unreadConns) forget(c net.Conn) {
 	u.mu.Unlock()
 }
 
+// conn is what the handler learns of the connection a request came on.
+type conn struct {
+	net.Conn
+	delivered atomic.Bool // a request of it has reached the handler
+}
+
 // connContext is the server's ConnContext hook: it lets the handler find the
 // connection a request came on.
 func (u *unreadConns) connContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
+	return context.WithValue(ctx, connKey{}, &conn{Conn: c})
 }
 
-// handler forgets a connection once its request has reached h.
+// handler forgets a connection once its first request has reached h;
+// later requests on it cost one atomic load, not the lock.
 func (u *unreadConns) handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
-			u.forget(c)
+		if c, ok := r.Context().Value(connKey{}).(*conn); ok && !c.delivered.Load() {
+			c.delivered.Store(true)
+			u.forget(c.Conn)
 		}
 		h.ServeHTTP(w, r)
 	})
