@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +12,8 @@ import (
 
 func runCheck(t *testing.T, data string, args ...string) (string, error) {
 	t.Helper()
-	var out bytes.Buffer
-	err := run(context.Background(), append([]string{"check", "--data", data}, args...), nil, &out, io.Discard)
-	return out.String(), err
+	out, _, err := runCmd(t, "", append([]string{"check", "--data", data}, args...)...)
+	return out, err
 }
 
 func TestCheckCommand(t *testing.T) {

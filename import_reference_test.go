@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,9 +49,8 @@ func storedReference(t *testing.T, data string) map[string]string {
 
 func importRef(t *testing.T, data string, args ...string) (string, error) {
 	t.Helper()
-	var out bytes.Buffer
-	err := run(context.Background(), append([]string{"import-reference", "--data", data}, args...), nil, &out, io.Discard)
-	return out.String(), err
+	out, _, err := runCmd(t, "", append([]string{"import-reference", "--data", data}, args...)...)
+	return out, err
 }
 
 func TestImportReference(t *testing.T) {
