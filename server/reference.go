@@ -52,9 +52,6 @@ func (s *Server) referenceText(ctx context.Context, terms []string) (string, boo
 }
 
 func (s *Server) handleReference(c *call) error {
-	// Not kept in the answer cache: import-reference, another process,
-	// may change the reference at any time (referenceTree notices).
-	c.cacheKey = ""
 	var terms []string
 	if p := strings.Trim(c.ps.ByName("path"), "/"); p != "" {
 		terms = strings.Split(p, "/")
@@ -66,6 +63,8 @@ func (s *Server) handleReference(c *call) error {
 	if !ok {
 		return userError(http.StatusNotFound, "Not Found: no such reference entry; GET /reference lists the categories")
 	}
-	c.write(http.StatusOK, "text/plain", []byte(text), cacheable)
+	// Not kept in the answer cache: import-reference, another process,
+	// may change the reference at any time (referenceTree notices).
+	c.write(http.StatusOK, "text/plain", []byte(text), clientCache)
 	return nil
 }

@@ -77,3 +77,18 @@ func TestReferenceThroughTheClient(t *testing.T) {
 	}
 	wantError(t, e.get("/reference/registers"), 404, "Not Found")
 }
+
+// TestAcceptDependentAnswersNotShared checks that the GraphQL page, which
+// the same URL serves only to browsers, is not handed from the answer
+// cache to a client that asked for JSON.
+func TestAcceptDependentAnswersNotShared(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	page := e.do("GET", "/graphql", map[string]string{"Accept": "text/html"}, "")
+	if page.status != 200 || page.header.Get("Content-Type") != "text/html" {
+		t.Fatalf("page: %d %q", page.status, page.header.Get("Content-Type"))
+	}
+	r := e.do("GET", "/graphql", map[string]string{"Accept": "application/json"}, "")
+	if r.header.Get("Content-Type") != "application/json" {
+		t.Errorf("JSON client got %q: %d %.80s", r.header.Get("Content-Type"), r.status, r.body)
+	}
+}

@@ -151,8 +151,14 @@ func (c *call) preflight() {
 type cachePolicy int
 
 const (
-	noStore   cachePolicy = iota // writes, user endpoints and errors
-	cacheable                    // reads: max-age, Expires, ETag
+	noStore cachePolicy = iota // writes, user endpoints and errors
+	// clientCache: a read clients may cache (max-age, Expires, ETag), but
+	// rendered anew for every request, because it depends on something
+	// the answer cache's key does not hold.
+	clientCache
+	// cacheable: a read of package data, also kept in the answer cache
+	// until the next publish.
+	cacheable
 )
 
 var (
@@ -168,7 +174,7 @@ var (
 // cacheable 200 is also kept for the next identical read.
 func (c *call) write(status int, ctype string, body []byte, policy cachePolicy) {
 	h := c.Header()
-	if policy == cacheable && status == http.StatusOK {
+	if policy != noStore && status == http.StatusOK {
 		etag := h["ETag"]
 		if etag == nil {
 			etag = []string{etagOf(body)}
@@ -181,7 +187,7 @@ func (c *call) write(status int, ctype string, body []byte, policy cachePolicy) 
 			disposition: h["Content-Disposition"],
 			integrity:   h["X-Integrity"],
 		}
-		if c.cacheKey != "" {
+		if policy == cacheable && c.cacheKey != "" {
 			c.s.cache.put(c.cacheKey, e, c.gen)
 		}
 		c.send(e)
