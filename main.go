@@ -156,20 +156,8 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	unread := newUnreadConns()
-	hs := &http.Server{
-		Handler:           unread.handler(srv.Handler()),
-		ConnState:         unread.track,
-		ConnContext:       unread.connContext,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "data", cfg.data)
 
 	select {
@@ -178,18 +166,15 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	// Stop accepting first, and let the connections already accepted
-	// deliver their request to a handler: net/http drops, unanswered, a
-	// request it finishes reading after Shutdown has begun
-	// (golang/go#75591).
-	ln.Close()
-	if err := <-errc; !errors.Is(err, net.ErrClosed) {
-		return err
-	}
-	unread.wait(5 * time.Second)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return hs.Shutdown(shutdownCtx)
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {

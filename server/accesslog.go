@@ -25,42 +25,43 @@ func newAccessLog(w io.Writer, json bool) *accessLog {
 	return &accessLog{w: w, json: json, pool: sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}}
 }
 
-func (a *accessLog) write(c *call) {
+// write logs one answered request; bytes counts the body bytes sent.
+func (a *accessLog) write(method, path string, status, bytes int, start time.Time, remote string) {
 	bp := a.pool.Get().(*[]byte)
 	b := (*bp)[:0]
 	now := time.Now()
-	dur := now.Sub(c.start)
+	dur := now.Sub(start)
 	if a.json {
 		b = append(b, `{"time":"`...)
 		b = now.AppendFormat(b, time.RFC3339Nano)
 		b = append(b, `","level":"INFO","msg":"request","method":`...)
-		b = appendJSONString(b, c.r.Method)
+		b = appendJSONString(b, method)
 		b = append(b, `,"path":`...)
-		b = appendJSONString(b, c.r.URL.Path)
+		b = appendJSONString(b, path)
 		b = append(b, `,"status":`...)
-		b = strconv.AppendInt(b, int64(c.status), 10)
+		b = strconv.AppendInt(b, int64(status), 10)
 		b = append(b, `,"bytes":`...)
-		b = strconv.AppendInt(b, int64(c.bytes), 10)
+		b = strconv.AppendInt(b, int64(bytes), 10)
 		b = append(b, `,"duration":`...)
 		b = strconv.AppendInt(b, int64(dur), 10)
 		b = append(b, `,"remote":`...)
-		b = appendJSONString(b, clientAddr(c.r))
+		b = appendJSONString(b, remote)
 		b = append(b, "}\n"...)
 	} else {
 		b = append(b, "time="...)
 		b = now.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 		b = append(b, " level=INFO msg=request method="...)
-		b = appendTextValue(b, c.r.Method)
+		b = appendTextValue(b, method)
 		b = append(b, " path="...)
-		b = appendTextValue(b, c.r.URL.Path)
+		b = appendTextValue(b, path)
 		b = append(b, " status="...)
-		b = strconv.AppendInt(b, int64(c.status), 10)
+		b = strconv.AppendInt(b, int64(status), 10)
 		b = append(b, " bytes="...)
-		b = strconv.AppendInt(b, int64(c.bytes), 10)
+		b = strconv.AppendInt(b, int64(bytes), 10)
 		b = append(b, " duration="...)
 		b = append(b, dur.String()...)
 		b = append(b, " remote="...)
-		b = appendTextValue(b, clientAddr(c.r))
+		b = appendTextValue(b, remote)
 		b = append(b, '\n')
 	}
 	a.w.Write(b)

@@ -75,10 +75,10 @@ func (rc *respCache) put(key string, e *cached, gen int64) {
 
 // cacheKey names a read answer: what the client is (the nessemble client
 // gets trimmed JSON), the link base, the route and the query.
-func cacheKey(c *call) string {
+func cacheKey(legacy bool, base, path, rawQuery string) string {
 	k := "f"
-	if c.legacy {
+	if legacy {
 		k = "l"
 	}
-	return k + c.base + "\x00" + c.path + "?" + c.r.URL.RawQuery
+	return k + base + "\x00" + path + "?" + rawQuery
 }

@@ -118,14 +118,9 @@ func TestRealClientReadPaths(t *testing.T) {
 	}
 }
 
-// newEnvAt is newEnv whose base URL is the test server's own address plus
-// mount, so that absolute links in answers point back at it.
+// newEnvAt is newEnv whose base URL is its own address plus mount, so
+// that absolute links in answers point back at it.
 func newEnvAt(t *testing.T, mount string) *env {
 	t.Helper()
-	e := newEnv(t, server.Config{})
-	// Start a second server over the same store with the right base URL.
-	srv := server.New(server.Config{BaseURL: e.ts.URL + mount, RateLimit: -1}, e.db, discardLogger())
-	e.ts.Config.Handler = srv.Handler()
-	e.srv = srv
-	return e
+	return startEnv(t, server.Config{}, mount, true)
 }

@@ -4,39 +4,74 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nessemble/nessemble-registry/server"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
-// env is a running registry over a real SQLite file in a temp folder.
+// env is a running registry over a real SQLite file in a temp folder,
+// serving on a port of 127.0.0.1.
 type env struct {
 	t   testing.TB
 	db  *store.DB
 	srv *server.Server
-	ts  *httptest.Server
+	ts  *live
 }
 
-func newEnv(t testing.TB, cfg server.Config) *env {
+// live is where a test registry listens.
+type live struct {
+	URL    string
+	client *http.Client
+}
+
+func (l *live) Client() *http.Client { return l.client }
+
+func newEnv(t testing.TB, cfg server.Config) *env { return startEnv(t, cfg, "", false) }
+
+// startEnv starts a registry; with selfBase, its BaseURL is its own
+// address plus mount, so that absolute links in answers lead back to it.
+func startEnv(t testing.TB, cfg server.Config, mount string, selfBase bool) *env {
 	t.Helper()
 	db, err := store.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	if selfBase {
+		cfg.BaseURL = url + mount
+	}
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = -1
 	}
-	srv := server.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &env{t: t, db: db, srv: srv, ts: ts}
+	srv := server.New(cfg, db, discardLogger())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(func() {
+		client.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve returned %v", err)
+		}
+	})
+	return &env{t: t, db: db, srv: srv, ts: &live{URL: url, client: client}}
 }
 
 // seed stores a version directly through the store, as publish would.

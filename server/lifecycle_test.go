@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/nessemble/nessemble-registry/archive"
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
 	"github.com/nessemble/nessemble-registry/server"
-	"github.com/nessemble/nessemble-registry/store"
 )
 
 // newRegistry starts a registry whose BaseURL is its own address plus
@@ -19,23 +16,7 @@ import (
 // lead back to it.
 func newRegistry(t *testing.T, cfg server.Config, mount string) *env {
 	t.Helper()
-	db, err := store.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ts := httptest.NewUnstartedServer(nil)
-	if mount != "" {
-		cfg.BaseURL = "http://" + ts.Listener.Addr().String() + mount
-	}
-	if cfg.RateLimit == 0 {
-		cfg.RateLimit = -1
-	}
-	srv := server.New(cfg, db, slog.New(slog.DiscardHandler))
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return &env{t: t, db: db, srv: srv, ts: ts}
+	return startEnv(t, cfg, mount, mount != "")
 }
 
 // TestLifecycle drives a whole account and package life cycle the way the

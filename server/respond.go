@@ -67,9 +67,9 @@ func userError(status int, msg string) error { return &apiError{status, msg} }
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{ResponseWriter: w, r: r, s: s, start: time.Now()}
 	c.legacy = strings.HasPrefix(r.Header.Get("User-Agent"), "nessemble/")
-	c.path, c.base = s.route(r)
+	c.path, c.base = s.route(r.Host, r.URL.Path)
 	if s.access != nil {
-		defer s.access.write(c)
+		defer func() { s.access.write(r.Method, r.URL.Path, c.status, c.bytes, c.start, clientAddr(r)) }()
 	}
 
 	if r.Method == http.MethodOptions {
@@ -87,7 +87,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		c.cacheKey, c.gen = cacheKey(c), s.db.Changes()
+		c.cacheKey, c.gen = cacheKey(c.legacy, c.base, c.path, r.URL.RawQuery), s.db.Changes()
 		if e := s.cache.get(c.cacheKey); e != nil {
 			c.send(e)
 			return
@@ -102,9 +102,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // route strips the mount prefix of the base URL and a /v1 version prefix
-// from the request path, and works out the base for absolute links.
-func (s *Server) route(r *http.Request) (path, base string) {
-	path = r.URL.Path
+// from a request's URL path, and works out the base for absolute links
+// from the request's Host.
+func (s *Server) route(host, urlPath string) (path, base string) {
+	path = urlPath
 	if s.mount != "" && (path == s.mount || strings.HasPrefix(path, s.mount+"/")) {
 		path = path[len(s.mount):]
 	}
@@ -118,7 +119,7 @@ func (s *Server) route(r *http.Request) (path, base string) {
 	if s.cfg.BaseURL != "" {
 		return path, s.cfg.BaseURL + version
 	}
-	return path, "http://" + r.Host + version
+	return path, "http://" + host + version
 }
 
 func (c *call) notRouted() {
@@ -212,7 +213,7 @@ func (c *call) send(e *cached) {
 		h["X-Integrity"] = e.integrity
 	}
 	h["Cache-Control"] = c.s.maxAge
-	h["Expires"] = c.s.expires(c.start)
+	h["Expires"] = c.s.perSecond(c.start).expires
 	if inm := c.r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, e.etag[0]) {
 		c.finish(http.StatusNotModified, nil)
 		return
@@ -280,21 +281,26 @@ func (c *call) setVaryingHeaders(h http.Header) {
 	}
 }
 
-// expires is the Expires value for reads answered at now, formatted once
-// per second rather than per request.
-func (s *Server) expires(now time.Time) []string {
-	sec := now.Unix()
-	if e := s.expiresAt.Load(); e != nil && e.sec == sec {
-		return e.value
-	}
-	e := &expiresValue{sec, []string{now.Add(s.cfg.MaxAge).UTC().Format(http.TimeFormat)}}
-	s.expiresAt.Store(e)
-	return e.value
+// perSecond holds the header values that change once a second, formatted
+// once per second rather than per request.
+type perSecond struct {
+	sec     int64
+	date    string   // Date; the front writes it, net/http writes its own
+	expires []string // Expires of reads
 }
 
-type expiresValue struct {
-	sec   int64
-	value []string
+func (s *Server) perSecond(now time.Time) *perSecond {
+	sec := now.Unix()
+	if v := s.second.Load(); v != nil && v.sec == sec {
+		return v
+	}
+	v := &perSecond{
+		sec:     sec,
+		date:    now.UTC().Format(http.TimeFormat),
+		expires: []string{now.Add(s.cfg.MaxAge).UTC().Format(http.TimeFormat)},
+	}
+	s.second.Store(v)
+	return v
 }
 
 // json sends v as a JSON answer.
@@ -374,10 +380,13 @@ func safeMessage(s string) string {
 	return strings.ReplaceAll(s, "%", "％")
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+func clientAddr(r *http.Request) string { return addrHost(r.RemoteAddr) }
+
+// addrHost is the host part of a "host:port" address.
+func addrHost(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return r.RemoteAddr
+		return addr
 	}
 	return host
 }

@@ -98,12 +98,11 @@ type Server struct {
 	limiter *limiter
 	cache   *respCache
 	maxAge  []string // Cache-Control of reads
-	// expiresAt holds the Expires header of the current second.
-	expiresAt atomic.Pointer[expiresValue]
-	guard     *guard
-	access    *accessLog // nil: no access log
-	started   time.Time
-	now       func() time.Time
+	second  atomic.Pointer[perSecond]
+	guard   *guard
+	access  *accessLog // nil: no access log
+	started time.Time
+	now     func() time.Time
 
 	// mount is the path prefix of BaseURL ("" or "/registry"), which the
 	// server strips from requests that still carry it.
@@ -113,6 +112,8 @@ type Server struct {
 	ref   *refCache
 
 	mailMu sync.Mutex // see createMailReset
+
+	front front // see front.go
 }
 
 // New builds a server. The logger receives what goes wrong inside it.

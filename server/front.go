@@ -1,0 +1,593 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The front is a small HTTP/1.1 loop of our own in front of net/http.
+//
+// A cached read costs the registry a map lookup, yet net/http spends more
+// than that again on each answer: it copies, sorts and writes the header
+// map and wakes a goroutine to watch the connection. The front reads each
+// request head itself and, while requests are plain GET or HEAD reads whose
+// answer is in the answer cache, writes the answer in one system call. At
+// the first request it does not take, it hands the connection to net/http
+// with everything read so far still unread, and net/http serves that
+// connection from then on. The front takes only heads it can parse with
+// certainty; anything unusual is net/http's to answer or refuse.
+
+// Timeouts and limits, for the front and net/http alike.
+const (
+	headerTimeout  = 10 * time.Second  // a request head must arrive within this
+	idleTimeout    = 120 * time.Second // between requests on an open connection
+	bodyTimeout    = 60 * time.Second  // a whole request, body included
+	writeTimeout   = 60 * time.Second  // an answer
+	maxHeaderBytes = 16 << 10
+	// frontHeadMax is the front's read buffer: a longer head goes to
+	// net/http, which allows up to maxHeaderBytes.
+	frontHeadMax = 4096
+	// shutdownGrace is how long a shutdown waits for clients that have
+	// connected but not yet sent their request.
+	shutdownGrace = 5 * time.Second
+)
+
+// front holds the connections the front serves and the net/http server
+// it hands connections to.
+type front struct {
+	mu      sync.Mutex
+	ln      net.Listener
+	hs      *http.Server
+	handoff *handoffListener
+	conns   map[*frontConn]struct{}
+	closing atomic.Bool
+	bufs    sync.Pool // *connBufs
+}
+
+// Connection states, as a shutdown needs them.
+const (
+	connNew     int32 = iota // no request yet
+	connActive               // reading or answering a request
+	connIdle                 // between requests
+	connClosing              // a shutdown is closing it
+	connHanded               // with net/http, its first request not yet at a handler
+	connGone                 // closed, or no longer the front's concern
+)
+
+// frontConn is an accepted connection. Once handed to net/http, its reads
+// drain the front's buffer first.
+type frontConn struct {
+	net.Conn
+	*connBufs
+	remote string // client address, as clientAddr gives it for net/http
+	state  atomic.Int32
+}
+
+func (c *frontConn) Read(p []byte) (int, error) { return c.br.Read(p) }
+
+// connBufs are a connection's read buffer and answer scratch space, pooled
+// because a client of the nessemble kind opens a connection per request.
+type connBufs struct {
+	br  *bufio.Reader
+	out []byte
+}
+
+type frontConnKey struct{}
+
+// Serve answers HTTP on ln until Shutdown, then returns http.ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	f := &s.front
+	f.mu.Lock()
+	if f.ln != nil || f.closing.Load() {
+		f.mu.Unlock()
+		return errors.New("server: Serve called twice, or after Shutdown")
+	}
+	f.ln = ln
+	f.conns = make(map[*frontConn]struct{})
+	f.handoff = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
+	f.hs = &http.Server{
+		Handler: http.HandlerFunc(f.handedRequest(s)),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, frontConnKey{}, c)
+		},
+		ConnState:         f.handedState,
+		ReadHeaderTimeout: headerTimeout,
+		ReadTimeout:       bodyTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	f.mu.Unlock()
+	go f.hs.Serve(f.handoff)
+
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if f.closing.Load() {
+				return http.ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of file descriptors, most likely: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		go f.serve(s, c)
+	}
+}
+
+// serve answers requests on c until it closes or goes to net/http.
+func (f *front) serve(s *Server, raw net.Conn) {
+	c := &frontConn{Conn: raw, connBufs: f.getBufs(raw), remote: addrHost(raw.RemoteAddr().String())}
+	if !f.track(c) {
+		raw.Close()
+		f.putBufs(c.connBufs)
+		return
+	}
+	for first := true; ; first = false {
+		wait, from := headerTimeout, connNew
+		if !first {
+			wait, from = idleTimeout, connIdle
+		}
+		raw.SetReadDeadline(time.Now().Add(wait))
+		_, err := c.br.Peek(1)
+		if err != nil || !c.state.CompareAndSwap(from, connActive) {
+			break // the client left, timed out, or a shutdown closed it
+		}
+		if !first {
+			raw.SetReadDeadline(time.Now().Add(headerTimeout))
+		}
+		head, err := readHead(c.br)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			f.handOff(c)
+			return
+		}
+		if err != nil {
+			break
+		}
+		answered, keepOpen := s.answerCached(c, head)
+		if !answered {
+			f.handOff(c)
+			return
+		}
+		c.br.Discard(len(head))
+		if !keepOpen || f.closing.Load() {
+			break
+		}
+		c.state.Store(connIdle)
+	}
+	raw.Close()
+	f.forget(c)
+	f.putBufs(c.connBufs)
+}
+
+// readHead waits for a whole request head in br and returns it, still
+// unread. It fails with bufio.ErrBufferFull when the head is longer than
+// the buffer.
+func readHead(br *bufio.Reader) ([]byte, error) {
+	for n := 1; ; {
+		if _, err := br.Peek(n); err != nil {
+			return nil, err
+		}
+		buf, _ := br.Peek(br.Buffered())
+		if end := headEnd(buf); end > 0 {
+			return buf[:end], nil
+		}
+		n = len(buf) + 1
+	}
+}
+
+// headEnd returns the length of the head in b, up to and including the
+// blank line that ends it, or -1 when b holds no blank line yet. Bare LF
+// line ends count here, so that such a head is found and handed on.
+func headEnd(b []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(b) && b[i] == '\n':
+			return i + 1
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			return i + 2
+		}
+	}
+}
+
+// plainRead is a request head the front may answer.
+type plainRead struct {
+	method, path, query          string
+	host, userAgent, accept, inm string
+	close                        bool // the client sent Connection: close
+}
+
+// parseRead parses a request head, strictly. ok is false for anything
+// but an HTTP/1.1 GET or HEAD without a body, with a target of plain
+// printable characters and one valid Host, and well-formed header lines.
+func parseRead(head []byte) (r plainRead, ok bool) {
+	h := string(head) // one copy; every field below is a substring of it
+	line, rest, _ := strings.Cut(h, "\r\n")
+	method, line, _ := strings.Cut(line, " ")
+	target, proto, _ := strings.Cut(line, " ")
+	if method != http.MethodGet && method != http.MethodHead || proto != "HTTP/1.1" || !plainTarget(target) {
+		return r, false
+	}
+	r.method = method
+	r.path, r.query, _ = strings.Cut(target, "?")
+	hosts := 0
+	for {
+		line, rest, ok = strings.Cut(rest, "\r\n")
+		if !ok {
+			return r, false // a bare LF line end
+		}
+		if line == "" {
+			break
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !validHeaderName(name) || !validHeaderValue(value) {
+			return r, false
+		}
+		value = strings.Trim(value, " \t")
+		switch {
+		case strings.EqualFold(name, "Host"):
+			r.host = value
+			hosts++
+		case strings.EqualFold(name, "User-Agent"):
+			if r.userAgent == "" {
+				r.userAgent = value
+			}
+		case strings.EqualFold(name, "Accept"):
+			if r.accept == "" {
+				r.accept = value
+			}
+		case strings.EqualFold(name, "If-None-Match"):
+			if r.inm == "" {
+				r.inm = value
+			}
+		case strings.EqualFold(name, "Connection"):
+			for _, tok := range strings.Split(value, ",") {
+				if strings.EqualFold(strings.TrimSpace(tok), "close") {
+					r.close = true
+				}
+			}
+		case strings.EqualFold(name, "Content-Length"), strings.EqualFold(name, "Transfer-Encoding"),
+			strings.EqualFold(name, "Expect"), strings.EqualFold(name, "Upgrade"):
+			return r, false
+		}
+	}
+	return r, hosts == 1 && validHost(r.host)
+}
+
+// plainTarget accepts an origin-form target of printable ASCII without
+// escapes or fragment, whose URL path is then the target's path as it is.
+func plainTarget(t string) bool {
+	if t == "" || t[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c <= ' ' || c >= 0x7f || c == '%' || c == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue refuses control characters other than tab, as
+// net/http does.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func validHost(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-.:[]_", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// answerCached answers a plain read from the answer cache, with the same
+// status, headers and body as serveHTTP would send. It reports whether it
+// answered, and whether the connection stays open.
+func (s *Server) answerCached(c *frontConn, head []byte) (answered, keepOpen bool) {
+	r, ok := parseRead(head)
+	if !ok {
+		return false, false
+	}
+	if v, ok := acceptVersion(r.accept); ok && v != "1" {
+		return false, false // net/http's path refuses it
+	}
+	legacy := strings.HasPrefix(r.userAgent, "nessemble/")
+	path, base := s.route(r.host, r.path)
+	e := s.cache.get(cacheKey(legacy, base, path, r.query))
+	if e == nil {
+		return false, false
+	}
+	start := time.Now()
+	rate, ok := s.limiter.take(c.remote, start)
+	if !ok {
+		// net/http's path answers 429. It counts the request again,
+		// which changes nothing for a client already over its limit.
+		return false, false
+	}
+
+	status := http.StatusOK
+	if r.inm != "" && etagMatch(r.inm, e.etag[0]) {
+		status = http.StatusNotModified
+	}
+	closeAfter := legacy || r.method == http.MethodHead || r.close
+	sec := s.perSecond(start)
+	// The headers of send and finish, in net/http's order (sorted, then
+	// Date); TestFrontMatchesNetHTTP holds the two paths together.
+	b := c.out[:0]
+	if status == http.StatusOK {
+		b = append(b, "HTTP/1.1 200 OK\r\n"...)
+	} else {
+		b = append(b, "HTTP/1.1 304 Not Modified\r\n"...)
+	}
+	b = appendHeader(b, "Access-Control-Allow-Origin", "*")
+	b = appendHeader(b, "Cache-Control", s.maxAge[0])
+	if closeAfter {
+		b = appendHeader(b, "Connection", "close")
+	}
+	if e.disposition != nil {
+		b = appendHeader(b, "Content-Disposition", e.disposition[0])
+	}
+	if status == http.StatusOK {
+		b = appendHeader(b, "Content-Length", e.length[0])
+		b = appendHeader(b, "Content-Type", e.ctype[0])
+	}
+	b = appendHeader(b, "ETag", e.etag[0])
+	b = appendHeader(b, "Expires", sec.expires[0])
+	if rate.limit > 0 {
+		b = append(b, "Retry-After: "...)
+		b = strconv.AppendInt(b, int64(rate.retryAfter), 10)
+		b = append(b, "\r\n"...)
+	}
+	b = appendHeader(b, "Server", "Nessemble")
+	if e.integrity != nil {
+		b = appendHeader(b, "X-Integrity", e.integrity[0])
+	}
+	if rate.limit > 0 {
+		b = append(b, "X-RateLimit-Limit: "...)
+		b = strconv.AppendInt(b, int64(rate.limit), 10)
+		b = append(b, "\r\nX-RateLimit-Remaining: "...)
+		b = strconv.AppendInt(b, int64(rate.remaining), 10)
+		b = append(b, "\r\nX-RateLimit-Reset: "...)
+		b = strconv.AppendInt(b, rate.reset, 10)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "X-Response-Time: "...)
+	b = strconv.AppendFloat(b, time.Since(start).Seconds(), 'f', 3, 64)
+	b = append(b, "\r\n"...)
+	b = appendHeader(b, "Date", sec.date)
+	b = append(b, "\r\n"...)
+	c.out = b
+
+	var body []byte
+	if status == http.StatusOK && r.method == http.MethodGet {
+		body = e.body
+	}
+	c.Conn.SetWriteDeadline(start.Add(writeTimeout))
+	var err error
+	if len(body) > 0 {
+		bufs := net.Buffers{b, body}
+		_, err = bufs.WriteTo(c.Conn) // one writev
+	} else {
+		_, err = c.Conn.Write(b)
+	}
+	if s.access != nil {
+		s.access.write(r.method, r.path, status, len(body), start, c.remote)
+	}
+	return true, err == nil && !closeAfter
+}
+
+func appendHeader(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
+}
+
+// handOff gives c to net/http, its read buffer still holding what the
+// front has read of it.
+func (f *front) handOff(c *frontConn) {
+	c.Conn.SetDeadline(time.Time{})
+	c.state.Store(connHanded)
+	if !f.handoff.give(c) {
+		c.Conn.Close()
+		f.forget(c)
+	}
+}
+
+// handedRequest is net/http's handler: the first request of a handed
+// connection that reaches it releases the connection from the front's
+// shutdown wait.
+func (f *front) handedRequest(s *Server) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := r.Context().Value(frontConnKey{}).(*frontConn); ok && c.state.Load() != connGone {
+			f.forget(c)
+		}
+		s.serveHTTP(w, r)
+	}
+}
+
+func (f *front) handedState(nc net.Conn, st http.ConnState) {
+	if st == http.StateClosed || st == http.StateHijacked {
+		if c, ok := nc.(*frontConn); ok {
+			f.forget(c)
+		}
+	}
+}
+
+// track adds c to the connections a shutdown waits for, unless a shutdown
+// has begun.
+func (f *front) track(c *frontConn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing.Load() {
+		return false
+	}
+	f.conns[c] = struct{}{}
+	return true
+}
+
+func (f *front) forget(c *frontConn) {
+	if c.state.Swap(connGone) == connGone {
+		return
+	}
+	f.mu.Lock()
+	delete(f.conns, c)
+	f.mu.Unlock()
+}
+
+func (f *front) getBufs(raw net.Conn) *connBufs {
+	b, _ := f.bufs.Get().(*connBufs)
+	if b == nil {
+		return &connBufs{br: bufio.NewReaderSize(raw, frontHeadMax), out: make([]byte, 0, 1024)}
+	}
+	b.br.Reset(raw)
+	return b
+}
+
+func (f *front) putBufs(b *connBufs) {
+	b.br.Reset(nil)
+	f.bufs.Put(b)
+}
+
+// Shutdown stops the server without losing a request. It stops accepting;
+// lets each connection already accepted deliver its request (waiting up to
+// shutdownGrace for clients that have sent nothing yet); closes idle
+// connections; and waits for the answers under way, or until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	f := &s.front
+	f.mu.Lock()
+	f.closing.Store(true)
+	ln, hs := f.ln, f.hs
+	f.mu.Unlock()
+	if ln == nil {
+		return nil
+	}
+	ln.Close()
+	grace := time.Now().Add(shutdownGrace)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !f.quiet(time.Now().After(grace)) {
+		select {
+		case <-ctx.Done():
+			f.closeAll()
+			hs.Close()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	// net/http's own shutdown drops a request it finishes reading after
+	// the shutdown has begun (golang/go#75591): by now every handed
+	// connection has delivered its request, or had its grace.
+	return hs.Shutdown(ctx)
+}
+
+// quiet closes the connections a shutdown need not wait for and reports
+// whether no other is left.
+func (f *front) quiet(graceOver bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	busy := false
+	for c := range f.conns {
+		switch st := c.state.Load(); {
+		case st == connIdle, st == connNew && graceOver:
+			if c.state.CompareAndSwap(st, connClosing) {
+				c.Conn.SetReadDeadline(time.Unix(1, 0)) // wakes its reader
+			}
+			busy = true // until its goroutine has closed it
+		case st == connHanded && graceOver:
+			// net/http's Shutdown takes it from here.
+		default:
+			busy = true
+		}
+	}
+	return !busy
+}
+
+func (f *front) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		c.Conn.Close()
+	}
+}
+
+// handoffListener is the listener net/http serves: it yields the
+// connections the front hands over.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *handoffListener) give(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"testing"
+)
+
+// FuzzFrontHead checks the front's request parser against net/http's: a
+// head the front takes must read the same through http.ReadRequest.
+//
+//	go test -fuzz FuzzFrontHead -fuzztime 2m ./server
+func FuzzFrontHead(f *testing.F) {
+	for _, seed := range []string{
+		"GET /package/pad HTTP/1.1\r\nHost: x\r\n\r\n",
+		"HEAD /v1/search/pad?page=2&per_page=5 HTTP/1.1\r\nHost: [::1]:8080\r\nUser-Agent: nessemble/1.1.1\r\nAccept: application/json;version=1\r\n\r\n",
+		"GET / HTTP/1.1\r\nhost:x\r\nIf-None-Match: W/\"abc\", \"def\"\r\nConnection: keep-alive, close\r\n\r\n",
+		"GET /package/pad HTTP/1.1\nHost: x\n\n",
+		"GET /package/p%61d HTTP/1.1\r\nHost: x\r\nX-A: \t b \r\n\r\n",
+		"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, head []byte) {
+		if n := headEnd(head); n > 0 {
+			head = head[:n]
+		}
+		got, ok := parseRead(head)
+		if !ok {
+			return
+		}
+		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+		if err != nil {
+			t.Fatalf("the front takes %q, net/http refuses it: %v", head, err)
+		}
+		want := plainRead{
+			method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, host: r.Host,
+			userAgent: r.Header.Get("User-Agent"), accept: r.Header.Get("Accept"),
+			inm: r.Header.Get("If-None-Match"), close: r.Close,
+		}
+		if got != want {
+			t.Fatalf("%q: the front reads %+v, net/http %+v", head, got, want)
+		}
+		if r.ContentLength != 0 || len(r.TransferEncoding) != 0 {
+			t.Fatalf("%q: the front takes a request with a body", head)
+		}
+	})
+}

@@ -1,0 +1,378 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nessemble/nessemble-registry/store"
+)
+
+// frontEnv is a registry served by Serve on a port of 127.0.0.1.
+type frontEnv struct {
+	t    *testing.T
+	srv  *Server
+	addr string
+}
+
+func newFrontEnv(t *testing.T, cfg Config) *frontEnv {
+	t.Helper()
+	db, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		_, err := db.Publish(context.Background(), "alice", store.Import, store.Version{
+			Title: "pad", Version: v, Description: "controller pad", Author: "alice",
+			License: "MIT", Tags: []string{"input"}, Readme: "# pad " + v + "\n",
+		}, []byte("tarball of pad "+v))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(cfg, db, slog.New(slog.DiscardHandler))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve returned %v", err)
+		}
+	})
+	return &frontEnv{t: t, srv: srv, addr: ln.Addr().String()}
+}
+
+// answer is one HTTP answer as read by a client.
+type answer struct {
+	status, proto string
+	code          int
+	header        http.Header
+	body          []byte
+	close         bool
+}
+
+// readAnswer reads the answer to a request made with method.
+func readAnswer(br *bufio.Reader, method string) (answer, error) {
+	res, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		return answer{}, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	return answer{res.Status, res.Proto, res.StatusCode, res.Header, body, res.Close}, err
+}
+
+// methods lists the method of each request in raw.
+func methods(raw string) []string {
+	var m []string
+	for _, line := range strings.Split(raw, "\n") {
+		for _, verb := range []string{"GET", "HEAD", "POST", "OPTIONS"} {
+			if strings.HasPrefix(line, verb+" /") {
+				m = append(m, verb)
+			}
+		}
+	}
+	return m
+}
+
+// exchange writes raw on a new connection and reads n answers.
+func (e *frontEnv) exchange(raw string, n int) []answer {
+	e.t.Helper()
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		e.t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	var out []answer
+	for _, m := range methods(raw)[:n] {
+		a, err := readAnswer(br, m)
+		if err != nil {
+			e.t.Fatalf("answer %d of %q: %v", len(out)+1, raw, err)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// viaNetHTTP sends req on a connection whose first request, for /status,
+// the front hands to net/http: net/http answers req.
+func (e *frontEnv) viaNetHTTP(req string) answer {
+	e.t.Helper()
+	return e.exchange("GET /status HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n"+req, 2)[1]
+}
+
+// viaFront has the front answer req directly, and fails unless it does.
+func (e *frontEnv) viaFront(req string) answer {
+	e.t.Helper()
+	here, there := net.Pipe()
+	defer here.Close()
+	c := &frontConn{Conn: there, connBufs: &connBufs{out: make([]byte, 0, 64)}, remote: "127.0.0.1"}
+	go func() {
+		defer there.Close()
+		if answered, _ := e.srv.answerCached(c, []byte(req)); !answered {
+			e.t.Errorf("the front did not answer %q", req)
+		}
+	}()
+	br := bufio.NewReader(here)
+	a, err := readAnswer(br, methods(req)[0])
+	if err != nil {
+		e.t.Fatalf("front answer to %q: %v", req, err)
+	}
+	io.Copy(io.Discard, br)
+	return a
+}
+
+// varying are the headers whose values differ from answer to answer.
+var varying = map[string]*regexp.Regexp{
+	"Date":                  regexp.MustCompile(`^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$`),
+	"Expires":               regexp.MustCompile(`^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$`),
+	"X-Response-Time":       regexp.MustCompile(`^\d+\.\d{3}$`),
+	"X-Ratelimit-Remaining": regexp.MustCompile(`^\d+$`),
+	"X-Ratelimit-Reset":     regexp.MustCompile(`^\d+$`),
+	"Retry-After":           regexp.MustCompile(`^\d+$`),
+}
+
+// sameAnswer fails unless got matches want in status, headers (names and
+// values, the varying ones in form) and body.
+func sameAnswer(t *testing.T, name string, want, got answer) {
+	t.Helper()
+	if got.status != want.status || got.proto != want.proto {
+		t.Errorf("%s: status %q %s, want %q %s", name, got.status, got.proto, want.status, want.proto)
+	}
+	// The reader takes Connection out of the headers into close.
+	if got.close != want.close {
+		t.Errorf("%s: Connection: close %v, want %v", name, got.close, want.close)
+	}
+	if g, w := slices.Sorted(maps.Keys(got.header)), slices.Sorted(maps.Keys(want.header)); !slices.Equal(g, w) {
+		t.Errorf("%s: headers %v, want %v", name, g, w)
+	}
+	for k, wv := range want.header {
+		gv := got.header[k]
+		if re := varying[k]; re != nil {
+			if len(gv) != 1 || !re.MatchString(gv[0]) {
+				t.Errorf("%s: %s = %q", name, k, gv)
+			}
+			continue
+		}
+		if !slices.Equal(gv, wv) {
+			t.Errorf("%s: %s = %q, want %q", name, k, gv, wv)
+		}
+	}
+	if !bytes.Equal(got.body, want.body) {
+		t.Errorf("%s: body %q, want %q", name, got.body, want.body)
+	}
+}
+
+// TestFrontMatchesNetHTTP: for every kind of cached read, the front's
+// answer is net/http's, byte for byte apart from the values that change
+// from answer to answer; and a new connection gets the same.
+func TestFrontMatchesNetHTTP(t *testing.T) {
+	t.Parallel()
+	e := newFrontEnv(t, Config{RateLimit: 1000})
+	for _, tc := range []struct{ name, req string }{
+		{"document", "GET /package/pad HTTP/1.1\r\nHost: reg.example:8080\r\n\r\n"},
+		{"version", "GET /package/pad/1.0.0 HTTP/1.1\r\nHost: reg.example\r\nAccept: application/json\r\n\r\n"},
+		{"tarball", "GET /package/pad/data HTTP/1.1\r\nHost: reg.example\r\nUser-Agent: nessemble/1.1.1\r\n\r\n"},
+		{"readme", "GET /package/pad/README HTTP/1.1\r\nHost: reg.example\r\nAccept: text/plain\r\n\r\n"},
+		{"legacy document", "GET /package/pad HTTP/1.1\r\nHost: reg.example\r\nUser-Agent: nessemble/1.1.1\r\nAccept: application/json\r\n\r\n"},
+		{"search", "GET /search/pad?page=1 HTTP/1.1\r\nHost: reg.example\r\n\r\n"},
+		{"list", "GET /?per_page=5 HTTP/1.1\r\nHost: reg.example\r\n\r\n"},
+		{"v1", "GET /v1/package/pad HTTP/1.1\r\nHost: reg.example\r\nAccept: application/json;version=1\r\n\r\n"},
+		{"head", "HEAD /package/pad/data HTTP/1.1\r\nHost: reg.example\r\n\r\n"},
+		{"close", "GET /package/pad HTTP/1.1\r\nhost: reg.example\r\nconnection: Close\r\n\r\n"},
+	} {
+		want := e.viaNetHTTP(tc.req) // renders the answer and caches it
+		sameAnswer(t, tc.name, want, e.viaFront(tc.req))
+		sameAnswer(t, tc.name+", new connection", want, e.exchange(tc.req, 1)[0])
+
+		// The same read naming the answer's ETag gets 304 either way.
+		etag := want.header.Get("ETag")
+		if etag == "" {
+			t.Fatalf("%s: no ETag", tc.name)
+		}
+		cond := strings.Replace(tc.req, "\r\n\r\n", "\r\nIf-None-Match: W/"+etag+"\r\n\r\n", 1)
+		want304 := e.viaNetHTTP(cond)
+		if want304.code != http.StatusNotModified {
+			t.Fatalf("%s: net/http answered %s to If-None-Match", tc.name, want304.status)
+		}
+		sameAnswer(t, tc.name+", 304", want304, e.viaFront(cond))
+	}
+}
+
+// TestFrontKeepAlive: cached reads on one connection are all answered, and
+// the connection closes after Connection: close.
+func TestFrontKeepAlive(t *testing.T) {
+	t.Parallel()
+	e := newFrontEnv(t, Config{RateLimit: -1})
+	get := "GET /package/pad HTTP/1.1\r\nHost: x\r\n\r\n"
+	e.exchange(get, 1) // fills the cache
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range 5 {
+		req := get
+		if i == 4 {
+			req = strings.Replace(get, "\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1)
+		}
+		io.WriteString(c, req)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i+1, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		if res.StatusCode != http.StatusOK || res.Close != (i == 4) {
+			t.Fatalf("answer %d: %s, close %v", i+1, res.Status, res.Close)
+		}
+	}
+	if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("after Connection: close: read %d, %v; want EOF", n, err)
+	}
+}
+
+// TestFrontHandsOff: requests the front does not take reach net/http
+// intact, also after cached reads on the same connection.
+func TestFrontHandsOff(t *testing.T) {
+	t.Parallel()
+	e := newFrontEnv(t, Config{RateLimit: -1})
+	get := "GET /package/pad HTTP/1.1\r\nHost: x\r\n\r\n"
+	e.exchange(get, 1) // fills the cache
+	long := "GET /package/pad HTTP/1.1\r\nHost: x\r\nX-Padding: " + strings.Repeat("p", 6000) + "\r\n\r\n"
+	for _, tc := range []struct {
+		name, raw string
+		status    []int
+	}{
+		{"pipelined, then a POST with a body", get + get +
+			"POST /user/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}" + get, []int{200, 200, 400, 200}},
+		{"head longer than the front's buffer", long + get, []int{200, 200}},
+		{"bare LF line ends", "GET /package/pad HTTP/1.1\nHost: x\n\n", []int{200}},
+		{"HTTP/1.0", "GET /package/pad HTTP/1.0\r\nHost: x\r\n\r\n", []int{200}},
+		{"escaped path", "GET /package/p%61d HTTP/1.1\r\nHost: x\r\n\r\n", []int{200}},
+		{"no Host", "GET /package/pad HTTP/1.1\r\n\r\n", []int{400}},
+		{"two Hosts", "GET /package/pad HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", []int{400}},
+		{"space before colon", "GET /package/pad HTTP/1.1\r\nHost : x\r\n\r\n", []int{400}},
+		{"unsupported version", "GET /package/pad HTTP/1.1\r\nHost: x\r\nAccept: application/json;version=2\r\n\r\n", []int{406}},
+		{"OPTIONS", "OPTIONS /package/pad HTTP/1.1\r\nHost: x\r\n\r\n", []int{204}},
+	} {
+		got := e.exchange(tc.raw, len(tc.status))
+		for i, a := range got {
+			if a.code != tc.status[i] {
+				t.Errorf("%s: answer %d is %s, want %d", tc.name, i+1, a.status, tc.status[i])
+			}
+		}
+	}
+}
+
+// TestFrontRateLimit: the front counts cached reads against the limit, and
+// the read over it gets net/http's 429.
+func TestFrontRateLimit(t *testing.T) {
+	t.Parallel()
+	e := newFrontEnv(t, Config{RateLimit: 3, RateWindow: time.Hour})
+	get := "GET /package/pad HTTP/1.1\r\nHost: x\r\n\r\n"
+	for i, want := range []int{200, 200, 200, 429, 429} {
+		a := e.exchange(get, 1)[0]
+		if a.code != want {
+			t.Fatalf("request %d: %s, want %d", i+1, a.status, want)
+		}
+		left := max(3-(i+1), 0)
+		if got := a.header.Get("X-RateLimit-Remaining"); got != strconv.Itoa(left) {
+			t.Errorf("request %d: X-RateLimit-Remaining %q, want %d", i+1, got, left)
+		}
+		if want == 429 && a.header.Get("Retry-After") == "" {
+			t.Errorf("request %d: 429 without Retry-After", i+1)
+		}
+	}
+}
+
+// TestFrontShutdown: a shutdown closes idle connections, answers a client
+// that had connected but not yet sent its request, and then returns.
+func TestFrontShutdown(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{RateLimit: -1}, db, slog.New(slog.DiscardHandler))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	get := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	// Fill the cache, so that the idle connection below is the front's.
+	warm, warmR := dial()
+	io.WriteString(warm, get)
+	if _, err := http.ReadResponse(warmR, nil); err != nil {
+		t.Fatal(err)
+	}
+	warm.Close()
+	idle, idleR := dial()
+	io.WriteString(idle, get)
+	if res, err := http.ReadResponse(idleR, nil); err != nil || res.Close {
+		t.Fatalf("keep-alive answer: %v", err)
+	} else {
+		io.Copy(io.Discard, res.Body)
+	}
+	silent, silentR := dial()
+	time.Sleep(50 * time.Millisecond) // accepted, nothing sent yet
+
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	time.Sleep(100 * time.Millisecond)
+	if n, err := idleR.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("idle connection: read %d, %v; want it closed", n, err)
+	}
+	io.WriteString(silent, get)
+	res, err := http.ReadResponse(silentR, nil)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("request sent during shutdown: %v %v", res, err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve returned %v", err)
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Fatal("still accepting after shutdown")
+	}
+}
