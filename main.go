@@ -152,7 +152,11 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	cfg.server.AccessLog, cfg.server.AccessLogJSON = buf, cfg.logFormat == "json"
 	cfg.server.SignupClosed = !cfg.signup
 	srv := server.New(cfg.server, db, log)
-	ln, err := net.Listen("tcp", cfg.addr)
+	// No TCP keep-alive probes: every connection already has a read
+	// deadline, and the probes' setup is four system calls per connection,
+	// for a client that opens one per request.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(ctx, "tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
