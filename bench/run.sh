@@ -4,8 +4,8 @@
 # Markdown table of requests/s, p50/p99 latency and CPU time per request,
 # each with its ratio to nginx, and the registry's idle and peak RSS.
 # A last table puts the package document beside a bare net/http handler
-# serving the same bytes with the same headers (bench/plain): the part of
-# the gap to nginx that is net/http's own.
+# serving the same bytes with the same headers (bench/plain): what the
+# registry's own HTTP/1.1 front (server/front.go) gains over net/http.
 #
 #   bash bench/run.sh                 # about 3 minutes
 #   DURATION=10 bash bench/run.sh     # longer runs, steadier figures
