@@ -141,7 +141,8 @@ func New(cfg Config, db *store.DB, log *slog.Logger) *Server {
 // SetClock replaces the server's clock (tests).
 func (s *Server) SetClock(now func() time.Time) { s.now = now }
 
-// Handler is the server's root HTTP handler.
+// Handler serves the API through net/http alone, without the front of
+// Serve (see front.go): for tests and for embedding in another server.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // routes lists every route in one place.
