@@ -35,13 +35,8 @@ func (e *env) seedCanonical(title, version, desc string, libAsm, readme []byte, 
 func TestRealClientReadPaths(t *testing.T) {
 	for _, prefix := range []string{"", "/registry", "/v1", "/registry/v1"} {
 		t.Run("prefix="+prefix, func(t *testing.T) {
-			cfg := server.Config{}
+			e := newEnv(t, server.Config{})
 			if strings.HasPrefix(prefix, "/registry") {
-				cfg.BaseURL = "http://registry.invalid/registry" // replaced below once the port is known
-			}
-			e := newEnv(t, cfg)
-			if cfg.BaseURL != "" {
-				// Rebuild with the real address so absolute links resolve.
 				e = newEnvAt(t, "/registry")
 			}
 			cl := nesclient.Client{Registry: e.ts.URL + prefix}
@@ -55,15 +50,19 @@ func TestRealClientReadPaths(t *testing.T) {
 					[]byte("rts\n"), []byte("# x\n"), "input", "joypad", "controller", "nes", "6502")
 			}
 
-			files, err := cl.Install("controller", "")
-			if err != nil {
-				t.Fatalf("install newest: %v", err)
+			// The second install reads the cached answers, which the
+			// front writes without net/http.
+			for range 2 {
+				files, err := cl.Install("controller", "")
+				if err != nil {
+					t.Fatalf("install newest: %v", err)
+				}
+				if string(files["lib.asm"]) != "lda $4016\nrts\n" || string(files["README.md"]) != string(readme) ||
+					!strings.Contains(string(files["package.json"]), `"version": "1.1.0"`) {
+					t.Errorf("installed files: %q", files)
+				}
 			}
-			if string(files["lib.asm"]) != "lda $4016\nrts\n" || string(files["README.md"]) != string(readme) ||
-				!strings.Contains(string(files["package.json"]), `"version": "1.1.0"`) {
-				t.Errorf("installed files: %q", files)
-			}
-			files, err = cl.Install("controller", "1.0.0")
+			files, err := cl.Install("controller", "1.0.0")
 			if err != nil {
 				t.Fatalf("install 1.0.0: %v", err)
 			}
@@ -113,7 +112,6 @@ func TestRealClientReadPaths(t *testing.T) {
 			if _, err := nesclient.CheckJSON(r); err != nil {
 				t.Errorf("list: %v", err)
 			}
-
 		})
 	}
 }
