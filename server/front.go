@@ -56,9 +56,9 @@ type front struct {
 
 // Connection states, as a shutdown needs them.
 const (
-	connNew     int32 = iota // no request yet
+	connNew     int32 = iota // waiting for its first request
 	connActive               // reading or answering a request
-	connIdle                 // between requests
+	connIdle                 // waiting for a later request
 	connClosing              // a shutdown is closing it
 	connHanded               // with net/http, its first request not yet at a handler
 	connGone                 // closed, or no longer the front's concern
@@ -135,19 +135,24 @@ func (s *Server) Serve(ln net.Listener) error {
 // serve answers requests on c until it closes or goes to net/http.
 func (f *front) serve(s *Server, raw net.Conn) {
 	c := &frontConn{Conn: raw, connBufs: f.getBufs(raw), remote: addrHost(raw.RemoteAddr().String())}
+	c.state.Store(connActive)
 	if !f.track(c) {
 		raw.Close()
 		f.putBufs(c.connBufs)
 		return
 	}
 	for first := true; ; first = false {
-		wait, from := headerTimeout, connNew
-		if !first {
-			wait, from = idleTimeout, connIdle
+		wait, waiting := idleTimeout, connIdle
+		if first {
+			wait, waiting = headerTimeout, connNew
 		}
+		// The deadline goes before the state that lets a shutdown close
+		// the connection, so that the shutdown's deadline (see quiet)
+		// comes after it and wins.
 		raw.SetReadDeadline(time.Now().Add(wait))
+		c.state.Store(waiting)
 		_, err := c.br.Peek(1)
-		if err != nil || !c.state.CompareAndSwap(from, connActive) {
+		if err != nil || !c.state.CompareAndSwap(waiting, connActive) {
 			break // the client left, timed out, or a shutdown closed it
 		}
 		if !first {
@@ -170,7 +175,6 @@ func (f *front) serve(s *Server, raw net.Conn) {
 		if !keepOpen || f.closing.Load() {
 			break
 		}
-		c.state.Store(connIdle)
 	}
 	raw.Close()
 	f.forget(c)
