@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -375,4 +376,96 @@ func TestFrontShutdown(t *testing.T) {
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		t.Fatal("still accepting after shutdown")
 	}
+}
+
+// TestFrontShutdownKeepAlive: a shutdown while clients read over kept-alive
+// connections returns promptly, and every client sees whole answers and
+// then a closed connection, never part of an answer.
+func TestFrontShutdownKeepAlive(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{RateLimit: -1}, db, slog.New(slog.DiscardHandler))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+
+	get := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	// Fill the cache first, so that the connections below are the front's.
+	if res, err := http.Get("http://" + ln.Addr().String() + "/"); err != nil {
+		t.Fatal(err)
+	} else {
+		res.Body.Close()
+	}
+	type result struct {
+		answers int
+		err     error
+	}
+	results := make(chan result)
+	const clients = 16
+	for range clients {
+		go func() {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				results <- result{0, err}
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			br := bufio.NewReader(c)
+			n := 0
+			for {
+				if _, err := io.WriteString(c, get); err != nil {
+					results <- result{n, nil} // closed by the shutdown
+					return
+				}
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					if br.Buffered() > 0 || !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isReset(err) {
+						results <- result{n, err}
+					} else {
+						results <- result{n, nil}
+					}
+					return
+				}
+				if _, err := io.ReadAll(res.Body); err != nil || res.StatusCode != http.StatusOK {
+					results <- result{n, errors.New("partial or failed answer: " + res.Status)}
+					return
+				}
+				n++
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v with only idle and busy connections", d)
+	}
+	for range clients {
+		r := <-results
+		if r.err != nil {
+			t.Errorf("client after %d answers: %v", r.answers, r.err)
+		}
+		if r.answers == 0 {
+			t.Errorf("a client got no answer at all")
+		}
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve returned %v", err)
+	}
+}
+
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
