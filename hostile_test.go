@@ -116,7 +116,7 @@ func keepServing(t *testing.T, c *nesclient.Client, stop <-chan struct{}) <-chan
 // TestSlowloris holds 200 connections that send their request header a
 // byte at a time. Ordinary clients must be answered all along, and the
 // server must drop each slow connection once its header deadline
-// (ReadHeaderTimeout, 10 s) passes, however steadily it trickles.
+// (10 s for a request head) passes, however steadily it trickles.
 func TestSlowloris(t *testing.T) {
 	t.Parallel()
 	reg := startRegistry(t, t.TempDir(), "--rate-limit", "-1")
@@ -181,7 +181,7 @@ func TestSlowloris(t *testing.T) {
 		case r.err != nil:
 			t.Errorf("slow connection: %v", r.err)
 		case r.open < 5*time.Second || r.open > 13*time.Second:
-			t.Errorf("slow connection closed after %v, want about 10s (ReadHeaderTimeout)", r.open)
+			t.Errorf("slow connection closed after %v, want about 10s (the request head timeout)", r.open)
 		}
 		longest = max(longest, r.open)
 	}
