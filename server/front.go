@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -344,7 +345,12 @@ func (s *Server) answerCached(c *frontConn, head []byte) (answered, keepOpen boo
 	}
 	legacy := strings.HasPrefix(r.userAgent, "nessemble/")
 	path, base := s.route(r.host, r.path)
-	e := s.cache.get(cacheKey(legacy, base, path, r.query))
+	key := cacheKey(legacy, base, path, r.query)
+	e := s.cache.get(key)
+	if e == nil && s.limiter.allows(c.remote, time.Now()) {
+		s.fill(legacy, r.path, r.query, path, base, key)
+		e = s.cache.get(key)
+	}
 	if e == nil {
 		return false, false
 	}
@@ -426,6 +432,36 @@ func (s *Server) answerCached(c *frontConn, head []byte) (answered, keepOpen boo
 	}
 	return true, err == nil && !closeAfter
 }
+
+// fill renders a read into the answer cache when its route is one of the
+// cacheable reads, so that a client on a kept-alive connection whose read
+// misses the cache (the first read after a start or a publish) stays with
+// the front. The rendered answer itself is thrown away, and so is an
+// error: net/http's path answers that one.
+func (s *Server) fill(legacy bool, urlPath, query, path, base, key string) {
+	h, ps, _ := s.reads.Lookup(http.MethodGet, path)
+	if h == nil {
+		return
+	}
+	r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: urlPath, RawQuery: query}}
+	c := &call{
+		ResponseWriter: &discardWriter{}, r: r, s: s, path: path, base: base, start: time.Now(),
+		legacy: legacy, cacheKey: key, gen: s.db.Changes(),
+	}
+	h(c, r, ps)
+}
+
+// discardWriter is the ResponseWriter of fill, whose answer nobody reads.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header {
+	if d.h == nil {
+		d.h = make(http.Header)
+	}
+	return d.h
+}
+func (*discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (*discardWriter) WriteHeader(int)             {}
 
 func appendHeader(b []byte, name, value string) []byte {
 	b = append(b, name...)

@@ -24,6 +24,7 @@ import (
 // frontEnv is a registry served by Serve on a port of 127.0.0.1.
 type frontEnv struct {
 	t    *testing.T
+	db   *store.DB
 	srv  *Server
 	addr string
 }
@@ -61,7 +62,7 @@ func newFrontEnv(t *testing.T, cfg Config) *frontEnv {
 			t.Errorf("Serve returned %v", err)
 		}
 	})
-	return &frontEnv{t: t, srv: srv, addr: ln.Addr().String()}
+	return &frontEnv{t: t, db: db, srv: srv, addr: ln.Addr().String()}
 }
 
 // answer is one HTTP answer as read by a client.
@@ -131,22 +132,37 @@ func (e *frontEnv) viaNetHTTP(req string) answer {
 // viaFront has the front answer req directly, and fails unless it does.
 func (e *frontEnv) viaFront(req string) answer {
 	e.t.Helper()
+	a, answered := frontAnswer(e.t, e.srv, req)
+	if !answered {
+		e.t.Fatalf("the front did not answer %q", req)
+	}
+	return a
+}
+
+// frontAnswer has srv's front answer req, if it takes it.
+func frontAnswer(t *testing.T, srv *Server, req string) (a answer, answered bool) {
+	t.Helper()
 	here, there := net.Pipe()
 	defer here.Close()
 	c := &frontConn{Conn: there, connBufs: &connBufs{out: make([]byte, 0, 64)}, remote: "127.0.0.1"}
+	done := make(chan bool, 1)
 	go func() {
 		defer there.Close()
-		if answered, _ := e.srv.answerCached(c, []byte(req)); !answered {
-			e.t.Errorf("the front did not answer %q", req)
-		}
+		answered, _ := srv.answerCached(c, []byte(req))
+		done <- answered
 	}()
-	br := bufio.NewReader(here)
-	a, err := readAnswer(br, methods(req)[0])
-	if err != nil {
-		e.t.Fatalf("front answer to %q: %v", req, err)
+	raw, _ := io.ReadAll(here)
+	if !<-done {
+		if len(raw) > 0 {
+			t.Fatalf("the front wrote %q, then said it did not answer %q", raw, req)
+		}
+		return a, false
 	}
-	io.Copy(io.Discard, br)
-	return a
+	a, err := readAnswer(bufio.NewReader(bytes.NewReader(raw)), methods(req)[0])
+	if err != nil {
+		t.Fatalf("front answer to %q: %v", req, err)
+	}
+	return a, true
 }
 
 // varying are the headers whose values differ from answer to answer.
@@ -190,24 +206,27 @@ func sameAnswer(t *testing.T, name string, want, got answer) {
 	}
 }
 
+// cachedReads are requests for every kind of read the answer cache keeps.
+var cachedReads = []struct{ name, req string }{
+	{"document", "GET /package/pad HTTP/1.1\r\nHost: reg.example:8080\r\n\r\n"},
+	{"version", "GET /package/pad/1.0.0 HTTP/1.1\r\nHost: reg.example\r\nAccept: application/json\r\n\r\n"},
+	{"tarball", "GET /package/pad/data HTTP/1.1\r\nHost: reg.example\r\nUser-Agent: nessemble/1.1.1\r\n\r\n"},
+	{"readme", "GET /package/pad/README HTTP/1.1\r\nHost: reg.example\r\nAccept: text/plain\r\n\r\n"},
+	{"legacy document", "GET /package/pad HTTP/1.1\r\nHost: reg.example\r\nUser-Agent: nessemble/1.1.1\r\nAccept: application/json\r\n\r\n"},
+	{"search", "GET /search/pad?page=1 HTTP/1.1\r\nHost: reg.example\r\n\r\n"},
+	{"list", "GET /?per_page=5 HTTP/1.1\r\nHost: reg.example\r\n\r\n"},
+	{"v1", "GET /v1/package/pad HTTP/1.1\r\nHost: reg.example\r\nAccept: application/json;version=1\r\n\r\n"},
+	{"head", "HEAD /package/pad/data HTTP/1.1\r\nHost: reg.example\r\n\r\n"},
+	{"close", "GET /package/pad HTTP/1.1\r\nhost: reg.example\r\nconnection: Close\r\n\r\n"},
+}
+
 // TestFrontMatchesNetHTTP: for every kind of cached read, the front's
 // answer is net/http's, byte for byte apart from the values that change
 // from answer to answer; and a new connection gets the same.
 func TestFrontMatchesNetHTTP(t *testing.T) {
 	t.Parallel()
 	e := newFrontEnv(t, Config{RateLimit: 1000})
-	for _, tc := range []struct{ name, req string }{
-		{"document", "GET /package/pad HTTP/1.1\r\nHost: reg.example:8080\r\n\r\n"},
-		{"version", "GET /package/pad/1.0.0 HTTP/1.1\r\nHost: reg.example\r\nAccept: application/json\r\n\r\n"},
-		{"tarball", "GET /package/pad/data HTTP/1.1\r\nHost: reg.example\r\nUser-Agent: nessemble/1.1.1\r\n\r\n"},
-		{"readme", "GET /package/pad/README HTTP/1.1\r\nHost: reg.example\r\nAccept: text/plain\r\n\r\n"},
-		{"legacy document", "GET /package/pad HTTP/1.1\r\nHost: reg.example\r\nUser-Agent: nessemble/1.1.1\r\nAccept: application/json\r\n\r\n"},
-		{"search", "GET /search/pad?page=1 HTTP/1.1\r\nHost: reg.example\r\n\r\n"},
-		{"list", "GET /?per_page=5 HTTP/1.1\r\nHost: reg.example\r\n\r\n"},
-		{"v1", "GET /v1/package/pad HTTP/1.1\r\nHost: reg.example\r\nAccept: application/json;version=1\r\n\r\n"},
-		{"head", "HEAD /package/pad/data HTTP/1.1\r\nHost: reg.example\r\n\r\n"},
-		{"close", "GET /package/pad HTTP/1.1\r\nhost: reg.example\r\nconnection: Close\r\n\r\n"},
-	} {
+	for _, tc := range cachedReads {
 		want := e.viaNetHTTP(tc.req) // renders the answer and caches it
 		sameAnswer(t, tc.name, want, e.viaFront(tc.req))
 		sameAnswer(t, tc.name+", new connection", want, e.exchange(tc.req, 1)[0])
@@ -293,22 +312,54 @@ func TestFrontHandsOff(t *testing.T) {
 	}
 }
 
-// TestFrontRateLimit: the front counts cached reads against the limit, and
-// the read over it gets net/http's 429.
+// TestFrontFillsMisses: the front renders a cacheable read missing from
+// the cache itself, and answers it as net/http would; other reads, and
+// cacheable ones that fail, are left to net/http.
+func TestFrontFillsMisses(t *testing.T) {
+	t.Parallel()
+	e := newFrontEnv(t, Config{RateLimit: 1000})
+	// A second server over the same store, with its own, empty cache.
+	fresh := New(Config{RateLimit: 1000}, e.db, slog.New(slog.DiscardHandler))
+	for _, tc := range cachedReads {
+		want := e.viaNetHTTP(tc.req)
+		got, answered := frontAnswer(t, fresh, tc.req)
+		if !answered {
+			t.Errorf("%s: the front did not render the miss", tc.name)
+			continue
+		}
+		sameAnswer(t, tc.name+", rendered by the front", want, got)
+	}
+	for _, path := range []string{
+		"/package/nope", "/package/pad/9.9.9/data", "/search/pad?page=0", "/status",
+		"/reference", "/graphql?query={__typename}", "/user/logout", "/user/2FA/x", "/nowhere",
+	} {
+		if _, answered := frontAnswer(t, fresh, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); answered {
+			t.Errorf("the front answered GET %s itself", path)
+		}
+	}
+}
+
+// TestFrontRateLimit: reads the front answers count against the limit once
+// each, as do those it leaves to net/http, and the read over the limit gets
+// net/http's 429.
 func TestFrontRateLimit(t *testing.T) {
 	t.Parallel()
-	e := newFrontEnv(t, Config{RateLimit: 3, RateWindow: time.Hour})
-	get := "GET /package/pad HTTP/1.1\r\nHost: x\r\n\r\n"
-	for i, want := range []int{200, 200, 200, 429, 429} {
-		a := e.exchange(get, 1)[0]
-		if a.code != want {
-			t.Fatalf("request %d: %s, want %d", i+1, a.status, want)
+	e := newFrontEnv(t, Config{RateLimit: 4, RateWindow: time.Hour})
+	pad := "GET /package/pad HTTP/1.1\r\nHost: x\r\n\r\n"
+	nope := "GET /package/nope HTTP/1.1\r\nHost: x\r\n\r\n"
+	for i, step := range []struct {
+		req    string
+		status int
+	}{{nope, 404}, {pad, 200}, {pad, 200}, {nope, 404}, {pad, 429}, {nope, 429}} {
+		a := e.exchange(step.req, 1)[0]
+		if a.code != step.status {
+			t.Fatalf("request %d: %s, want %d", i+1, a.status, step.status)
 		}
-		left := max(3-(i+1), 0)
+		left := max(4-(i+1), 0)
 		if got := a.header.Get("X-RateLimit-Remaining"); got != strconv.Itoa(left) {
 			t.Errorf("request %d: X-RateLimit-Remaining %q, want %d", i+1, got, left)
 		}
-		if want == 429 && a.header.Get("Retry-After") == "" {
+		if step.status == 429 && a.header.Get("Retry-After") == "" {
 			t.Errorf("request %d: 429 without Retry-After", i+1)
 		}
 	}

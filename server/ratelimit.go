@@ -33,6 +33,18 @@ func newLimiter(limit int, win time.Duration) *limiter {
 	return &limiter{limit: limit, window: win, clients: make(map[string]*window)}
 }
 
+// allows reports, without counting it, whether a request from addr at
+// now would be within the limit.
+func (l *limiter) allows(addr string, now time.Time) bool {
+	if l.limit <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.clients[addr]
+	return w == nil || !now.Before(w.reset) || w.used < l.limit
+}
+
 // take counts one request from addr and reports whether it may go on.
 func (l *limiter) take(addr string, now time.Time) (rateState, bool) {
 	if l.limit <= 0 {

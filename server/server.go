@@ -95,6 +95,7 @@ type Server struct {
 	db      *store.DB
 	log     *slog.Logger
 	router  *httprouter.Router
+	reads   *httprouter.Router // the cacheable reads of router
 	limiter *limiter
 	cache   *respCache
 	maxAge  []string // Cache-Control of reads
@@ -134,7 +135,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) *Server {
 	s.maxAge = []string{"max-age=" + strconv.Itoa(int(cfg.MaxAge/time.Second))}
 	s.guard = newGuard()
 	s.access = newAccessLog(cfg.AccessLog, cfg.AccessLogJSON)
-	s.router = s.routes()
+	s.router, s.reads = s.routes()
 	return s
 }
 
@@ -145,20 +146,31 @@ func (s *Server) SetClock(now func() time.Time) { s.now = now }
 // Serve (see front.go): for tests and for embedding in another server.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// routes lists every route in one place.
-func (s *Server) routes() *httprouter.Router {
-	r := httprouter.New()
+// routes lists every route in one place. reads holds the routes whose
+// answers the answer cache keeps: they have no side effects and depend on
+// nothing but the cache key, so the front may render them ahead of an
+// answer (see fill).
+func (s *Server) routes() (r, reads *httprouter.Router) {
+	r, reads = httprouter.New(), httprouter.New()
 	get := func(path string, h handler) {
 		r.Handle(http.MethodGet, path, adapt(h))
 		r.Handle(http.MethodHead, path, adapt(h))
 	}
+	read := func(path string, h handler) {
+		get(path, h)
+		reads.Handle(http.MethodGet, path, func(w http.ResponseWriter, _ *http.Request, ps httprouter.Params) {
+			c := w.(*call)
+			c.ps = ps
+			h(c) // an error is left for net/http's path to answer
+		})
+	}
 	post := func(path string, h handler) { r.Handle(http.MethodPost, path, adapt(h)) }
 
-	get("/", s.handleList)
+	read("/", s.handleList)
 	get("/status", s.handleStatus)
-	get("/search", s.handleSearch)
-	get("/search/:term", s.handleSearch)
-	get("/package/*path", s.handlePackage)
+	read("/search", s.handleSearch)
+	read("/search/:term", s.handleSearch)
+	read("/package/*path", s.handlePackage)
 	post("/package/*path", s.handlePublish)
 	r.Handle(http.MethodPut, "/package/*path", adapt(s.handlePublish))
 	get("/reference", s.handleReference)
@@ -172,7 +184,7 @@ func (s *Server) routes() *httprouter.Router {
 	get("/user/2FA/:id", s.handleResetQR)
 	get("/graphql", s.handleGraphQL)
 	post("/graphql", s.handleGraphQL)
-	return r
+	return r, reads
 }
 
 // methods the router may know, for Allow headers.
