@@ -21,9 +21,10 @@ import (
 // A cached read costs the registry a map lookup, yet net/http spends more
 // than that again on each answer: it copies, sorts and writes the header
 // map and wakes a goroutine to watch the connection. The front reads each
-// request head itself and, while requests are plain GET or HEAD reads whose
-// answer is in the answer cache, writes the answer in one system call. At
-// the first request it does not take, it hands the connection to net/http
+// request head itself and, while requests are plain GET or HEAD reads of
+// package data, answers them from the answer cache (rendering a missing
+// answer into it first) in one system call. At the first request it does
+// not take, it hands the connection to net/http
 // with everything read so far still unread, and net/http serves that
 // connection from then on. The front takes only heads it can parse with
 // certainty; anything unusual is net/http's to answer or refuse.
