@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +29,10 @@ type frontEnv struct {
 	db   *store.DB
 	srv  *Server
 	addr string
+
+	served   chan error // what Serve returned
+	stopOnce sync.Once
+	stopErr  error
 }
 
 func newFrontEnv(t *testing.T, cfg Config) *frontEnv {
@@ -49,20 +55,28 @@ func newFrontEnv(t *testing.T, cfg Config) *frontEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(cfg, db, slog.New(slog.DiscardHandler))
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	e := &frontEnv{t: t, db: db, srv: New(cfg, db, slog.New(slog.DiscardHandler)), addr: ln.Addr().String(), served: make(chan error, 1)}
+	go func() { e.served <- e.srv.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
+		if err := e.stop(ctx); err != nil {
+			t.Error(err)
 		}
 	})
-	return &frontEnv{t: t, db: db, srv: srv, addr: ln.Addr().String()}
+	return e
+}
+
+// stop shuts the server down, once, and reports what went wrong.
+func (e *frontEnv) stop(ctx context.Context) error {
+	e.stopOnce.Do(func() {
+		if err := e.srv.Shutdown(ctx); err != nil {
+			e.stopErr = fmt.Errorf("Shutdown: %w", err)
+		} else if err := <-e.served; !errors.Is(err, http.ErrServerClosed) {
+			e.stopErr = fmt.Errorf("Serve returned %v", err)
+		}
+	})
+	return e.stopErr
 }
 
 // answer is one HTTP answer as read by a client.
@@ -369,21 +383,10 @@ func TestFrontRateLimit(t *testing.T) {
 // that had connected but not yet sent its request, and then returns.
 func TestFrontShutdown(t *testing.T) {
 	t.Parallel()
-	db, err := store.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(Config{RateLimit: -1}, db, slog.New(slog.DiscardHandler))
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	e := newFrontEnv(t, Config{RateLimit: -1})
 	get := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 	dial := func() (net.Conn, *bufio.Reader) {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", e.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +411,7 @@ func TestFrontShutdown(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // accepted, nothing sent yet
 
 	shut := make(chan error, 1)
-	go func() { shut <- srv.Shutdown(context.Background()) }()
+	go func() { shut <- e.stop(context.Background()) }()
 	time.Sleep(100 * time.Millisecond)
 	if n, err := idleR.Read(make([]byte, 1)); n != 0 || err == nil {
 		t.Errorf("idle connection: read %d, %v; want it closed", n, err)
@@ -419,12 +422,9 @@ func TestFrontShutdown(t *testing.T) {
 		t.Fatalf("request sent during shutdown: %v %v", res, err)
 	}
 	if err := <-shut; err != nil {
-		t.Fatalf("Shutdown: %v", err)
+		t.Fatal(err)
 	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		t.Fatalf("Serve returned %v", err)
-	}
-	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+	if _, err := net.Dial("tcp", e.addr); err == nil {
 		t.Fatal("still accepting after shutdown")
 	}
 }
@@ -434,22 +434,11 @@ func TestFrontShutdown(t *testing.T) {
 // then a closed connection, never part of an answer.
 func TestFrontShutdownKeepAlive(t *testing.T) {
 	t.Parallel()
-	db, err := store.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(Config{RateLimit: -1}, db, slog.New(slog.DiscardHandler))
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	e := newFrontEnv(t, Config{RateLimit: -1})
 
 	get := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 	// Fill the cache first, so that the connections below are the front's.
-	if res, err := http.Get("http://" + ln.Addr().String() + "/"); err != nil {
+	if res, err := http.Get("http://" + e.addr + "/"); err != nil {
 		t.Fatal(err)
 	} else {
 		res.Body.Close()
@@ -462,7 +451,7 @@ func TestFrontShutdownKeepAlive(t *testing.T) {
 	const clients = 16
 	for range clients {
 		go func() {
-			c, err := net.Dial("tcp", ln.Addr().String())
+			c, err := net.Dial("tcp", e.addr)
 			if err != nil {
 				results <- result{0, err}
 				return
@@ -497,8 +486,8 @@ func TestFrontShutdownKeepAlive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Fatalf("Shutdown: %v", err)
+	if err := e.stop(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Shutdown took %v with only idle and busy connections", d)
@@ -511,9 +500,6 @@ func TestFrontShutdownKeepAlive(t *testing.T) {
 		if r.answers == 0 {
 			t.Errorf("a client got no answer at all")
 		}
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		t.Fatalf("Serve returned %v", err)
 	}
 }
 
