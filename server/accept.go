@@ -27,6 +27,13 @@ func acceptVersion(accept string) (version string, ok bool) {
 	return "", false
 }
 
+// unsupportedVersion returns the API version an Accept header asks for,
+// and whether it is one this registry does not speak.
+func unsupportedVersion(accept string) (version string, bad bool) {
+	v, ok := acceptVersion(accept)
+	return v, ok && v != "1"
+}
+
 // accepts reports whether the Accept header lists mediaType, ignoring
 // parameters and case; "*/*" does not count.
 func accepts(accept, mediaType string) bool {

@@ -341,10 +341,10 @@ func (s *Server) answerCached(c *frontConn, head []byte) (answered, keepOpen boo
 	if !ok {
 		return false, false
 	}
-	if v, ok := acceptVersion(r.accept); ok && v != "1" {
+	if _, bad := unsupportedVersion(r.accept); bad {
 		return false, false // net/http's path refuses it
 	}
-	legacy := strings.HasPrefix(r.userAgent, "nessemble/")
+	legacy := legacyClient(r.userAgent)
 	path, base := s.route(r.host, r.path)
 	key := cacheKey(legacy, base, path, r.query)
 	e := s.cache.get(key)
@@ -377,10 +377,10 @@ func (s *Server) answerCached(c *frontConn, head []byte) (answered, keepOpen boo
 	} else {
 		b = append(b, "HTTP/1.1 304 Not Modified\r\n"...)
 	}
-	b = appendHeader(b, "Access-Control-Allow-Origin", "*")
+	b = appendHeader(b, "Access-Control-Allow-Origin", hdrStar[0])
 	b = appendHeader(b, "Cache-Control", s.maxAge[0])
 	if closeAfter {
-		b = appendHeader(b, "Connection", "close")
+		b = appendHeader(b, "Connection", hdrClose[0])
 	}
 	if e.disposition != nil {
 		b = appendHeader(b, "Content-Disposition", e.disposition[0])
@@ -396,7 +396,7 @@ func (s *Server) answerCached(c *frontConn, head []byte) (answered, keepOpen boo
 		b = strconv.AppendInt(b, int64(rate.retryAfter), 10)
 		b = append(b, "\r\n"...)
 	}
-	b = appendHeader(b, "Server", "Nessemble")
+	b = appendHeader(b, "Server", hdrServer[0])
 	if e.integrity != nil {
 		b = appendHeader(b, "X-Integrity", e.integrity[0])
 	}

@@ -66,7 +66,7 @@ func userError(status int, msg string) error { return &apiError{status, msg} }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{ResponseWriter: w, r: r, s: s, start: time.Now()}
-	c.legacy = strings.HasPrefix(r.Header.Get("User-Agent"), "nessemble/")
+	c.legacy = legacyClient(r.Header.Get("User-Agent"))
 	c.path, c.base = s.route(r.Host, r.URL.Path)
 	if s.access != nil {
 		defer func() { s.access.write(r.Method, r.URL.Path, c.status, c.bytes, c.start, clientAddr(r)) }()
@@ -82,7 +82,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			"Too many requests from your address; wait "+strconv.Itoa(c.rate.retryAfter)+" seconds and try again"))
 		return
 	}
-	if v, ok := acceptVersion(r.Header.Get("Accept")); ok && v != "1" {
+	if v, bad := unsupportedVersion(r.Header.Get("Accept")); bad {
 		c.fail(userError(http.StatusNotAcceptable, "API version "+v+" is not supported; this registry speaks version 1"))
 		return
 	}
@@ -100,6 +100,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h(c, r, ps)
 }
+
+// legacyClient reports whether a User-Agent is the nessemble 1.x client,
+// whose 128-token JSON parser needs trimmed answers.
+func legacyClient(userAgent string) bool { return strings.HasPrefix(userAgent, "nessemble/") }
 
 // route strips the mount prefix of the base URL and a /v1 version prefix
 // from a request's URL path, and works out the base for absolute links
