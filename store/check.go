@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/sha1"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -44,14 +45,12 @@ func (db *DB) Check(ctx context.Context, repair bool) ([]Problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	known := make(map[string]bool)
 	for rows.Next() {
 		var title, version, sum string
 		if err := rows.Scan(&title, &version, &sum); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		known[sum] = true
 		p, err := db.files.path(sum)
 		if err != nil {
 			probs = append(probs, Problem{Path: title + "@" + version, What: "invalid shasum " + sum})
@@ -70,6 +69,41 @@ func (db *DB) Check(ctx context.Context, repair bool) ([]Problem, error) {
 		return nil, err
 	}
 
+	// Orphans are looked for under the write lock that Publish holds from
+	// writing its tarball to committing its row, so that a publish under
+	// way, in a server running meanwhile, is never taken for a leftover.
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		orphans, err := db.orphans(ctx, tx, repair)
+		probs = append(probs, orphans...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return probs, nil
+}
+
+// orphans lists (and with repair removes) tarballs no version refers to
+// and files left in the temp folder.
+func (db *DB) orphans(ctx context.Context, tx *sql.Tx, repair bool) ([]Problem, error) {
+	known := make(map[string]bool)
+	rows, err := tx.QueryContext(ctx, `SELECT shasum FROM versions`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var sum string
+		if err := rows.Scan(&sum); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		known[sum] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var probs []Problem
 	err = filepath.WalkDir(filepath.Join(db.dir, tarballDir), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

@@ -72,8 +72,9 @@ func (e *NotNewerError) Error() string {
 }
 
 // Publish stores version v of a package owned by owner, together with its
-// canonical tarball. v.Published defaults to now. The tarball reaches the disk (fsynced) before the row
-// naming it is committed; a failure leaves neither behind.
+// canonical tarball. v.Published defaults to now. The tarball reaches the
+// disk (fsynced) before the row naming it is committed; a failure leaves
+// neither behind.
 func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, tarball []byte) (Version, error) {
 	if _, err := semver.Parse(v.Version); err != nil {
 		return Version{}, fmt.Errorf("version %q: %w", v.Version, err)
@@ -90,16 +91,15 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 		return Version{}, err
 	}
 
-	// One publish at a time in this process, so that cleaning up a failed
-	// publish's file can never remove a file another publish just committed.
-	db.pubMu.Lock()
-	defer db.pubMu.Unlock()
-
-	created, err := db.files.put(v.Shasum, tarball)
-	if err != nil {
-		return Version{}, err
-	}
+	// The tarball is written inside the write transaction, whose lock
+	// (BEGIN IMMEDIATE) every writer of this data folder takes, in this
+	// process or another: a concurrent Check then never sees it before its
+	// row. A failed publish, commit included, removes the file it created.
+	var created bool
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		if created, err = db.files.put(v.Shasum, tarball); err != nil {
+			return err
+		}
 		return db.publishTx(ctx, tx, owner, mode, &v, string(tags))
 	})
 	if err != nil {

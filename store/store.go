@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,7 +53,6 @@ type DB struct {
 	rd *sql.DB
 
 	files   files
-	pubMu   sync.Mutex
 	changes atomic.Int64 // see Changes
 	index   index
 	now     func() time.Time

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,6 +186,47 @@ func TestCheck(t *testing.T) {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still there after repair", p)
 		}
+	}
+}
+
+// TestCheckWhilePublishing: check --repair run from another process (here
+// another DB over the same folder) while publishes go on takes no publish
+// under way for a leftover, and reports no false problem.
+func TestCheckWhilePublishing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	server, checker := open(t, dir), open(t, dir)
+	done := make(chan error, 1)
+	const n = 60
+	go func() {
+		for i := range n {
+			if _, err := publish(t, server, "alice", store.Create, version(fmt.Sprintf("p%03d", i), "1.0.0")); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	checks := 0
+	for running := true; running; checks++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("publish failed while check ran: %v", err)
+			}
+			running = false
+		default:
+		}
+		probs, err := checker.Check(ctx, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(probs) != 0 {
+			t.Fatalf("check %d during publishes found %+v", checks+1, probs)
+		}
+	}
+	if probs, err := server.Check(ctx, false); err != nil || len(probs) != 0 {
+		t.Fatalf("after %d publishes and %d checks: %+v %v", n, checks, probs, err)
 	}
 }
 
