@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,9 +91,14 @@ type frontConnKey struct{}
 func (s *Server) Serve(ln net.Listener) error {
 	f := &s.front
 	f.mu.Lock()
-	if f.ln != nil || f.closing.Load() {
+	if f.closing.Load() {
 		f.mu.Unlock()
-		return errors.New("server: Serve called twice, or after Shutdown")
+		ln.Close()
+		return http.ErrServerClosed // as net/http's Serve after Shutdown
+	}
+	if f.ln != nil {
+		f.mu.Unlock()
+		return errors.New("server: Serve called twice")
 	}
 	f.ln = ln
 	f.conns = make(map[*frontConn]struct{})
@@ -143,6 +149,15 @@ func (f *front) serve(s *Server, raw net.Conn) {
 		f.putBufs(c.connBufs)
 		return
 	}
+	// A panic here would otherwise take the whole server down: net/http's
+	// own recovery does not cover the front's goroutines.
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in the front", "panic", p, "stack", string(debug.Stack()))
+			raw.Close()
+			f.forget(c)
+		}
+	}()
 	for first := true; ; first = false {
 		wait, waiting := idleTimeout, connIdle
 		if first {

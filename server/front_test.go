@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strconv"
@@ -505,4 +506,47 @@ func TestFrontShutdownKeepAlive(t *testing.T) {
 
 func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// panicConn panics when written to, standing in for a bug on the front's
+// path.
+type panicConn struct{ net.Conn }
+
+func (panicConn) Write([]byte) (int, error) { panic("boom") }
+
+// TestFrontSurvivesPanic: a panic while the front answers closes that
+// connection and nothing else.
+func TestFrontSurvivesPanic(t *testing.T) {
+	t.Parallel()
+	e := newFrontEnv(t, Config{RateLimit: -1})
+	get := "GET /package/pad HTTP/1.1\r\nHost: x\r\n\r\n"
+	e.exchange(get, 1) // fills the cache
+	here, there := net.Pipe()
+	defer here.Close()
+	go e.srv.front.serve(e.srv, panicConn{there})
+	here.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(here, get)
+	if n, err := here.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("after the panic: read %d, %v; want the connection closed", n, err)
+	}
+	if a := e.exchange(get, 1)[0]; a.code != http.StatusOK {
+		t.Fatalf("after the panic the server answered %s", a.status)
+	}
+}
+
+// TestHandlerPanicIs500: a panicking handler answers a JSON 500 that does
+// not show the panic.
+func TestHandlerPanicIs500(t *testing.T) {
+	t.Parallel()
+	e := newFrontEnv(t, Config{RateLimit: -1})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/package/pad", nil)
+	c := &call{ResponseWriter: rec, r: req, s: e.srv, start: time.Now()}
+	adapt(func(*call) error { panic("boom") })(c, req, nil)
+	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("answer %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if body := rec.Body.String(); !strings.Contains(body, `"status":500`) || strings.Contains(body, "boom") {
+		t.Fatalf("body %s", body)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -47,10 +48,27 @@ func adapt(h handler) httprouter.Handle {
 	return func(w http.ResponseWriter, _ *http.Request, ps httprouter.Params) {
 		c := w.(*call)
 		c.ps = ps
+		defer c.recoverPanic()
 		if err := h(c); err != nil {
 			c.fail(err)
 		}
 	}
+}
+
+// recoverPanic turns a handler's panic into a logged 500 with the usual
+// JSON body: net/http would otherwise close the connection unanswered,
+// and the client crashes on an empty answer.
+func (c *call) recoverPanic() {
+	p := recover()
+	if p == nil {
+		return
+	}
+	err := fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+	if c.status != 0 {
+		c.s.log.Error("panic after the answer began", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
+		return
+	}
+	c.fail(err)
 }
 
 // apiError is an error whose message is meant for the user.
