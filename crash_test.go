@@ -91,13 +91,15 @@ func startRegistry(t *testing.T, data string, args ...string) *registryProc {
 	t.Helper()
 	p := &registryProc{t: t, data: data, addr: freeAddr(t), args: args,
 		logPath: filepath.Join(t.TempDir(), "registry.log")}
-	p.start()
+	// The cleanup comes first, so that a life that fails to come up is
+	// still killed.
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
 			t.Logf("registry log (tail):\n%s", p.logTail(4000))
 		}
 	})
+	p.start()
 	return p
 }
 
@@ -118,6 +120,8 @@ func (p *registryProc) start() {
 	args := append([]string{"serve", "--data", p.data, "--addr", p.addr, "--log-format", "json"}, p.args...)
 	cmd := exec.Command(registryBinary(p.t), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Dies with the test binary, even when a timeout panic skips cleanups.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
