@@ -78,6 +78,12 @@ func OpenWith(ctx context.Context, dir string, opt Options) (*DB, error) {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
 	}
+	if !opt.NoSync {
+		// The entries of tarballs/ and tmp/ must outlive a power cut too.
+		if err := syncDir(dir); err != nil {
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+	}
 	path := filepath.Join(dir, dbFile)
 	wr, err := openPool(path, "immediate", 1, opt.NoSync)
 	if err != nil {
@@ -187,6 +193,15 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	for _, m := range ms[have:] {
 		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			// Read again under the write lock: another process opening
+			// the same folder may have applied it meanwhile.
+			var now int
+			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&now); err != nil {
+				return err
+			}
+			if now >= m.version {
+				return nil
+			}
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
 			}

@@ -56,6 +56,32 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 }
 
+// TestConcurrentOpen: processes opening a new data folder at the same
+// time (serve and a cron check, say) apply each migration once.
+func TestConcurrentOpen(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			db, err := store.Open(context.Background(), dir)
+			if err == nil {
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("open: %v", err)
+		}
+	}
+	db := open(t, dir)
+	if have, want, err := db.SchemaVersion(context.Background()); err != nil || have != want {
+		t.Fatalf("schema version %d, want %d (%v)", have, want, err)
+	}
+}
+
 func TestReopenKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	db := open(t, dir)
