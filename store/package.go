@@ -95,12 +95,17 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 	// (BEGIN IMMEDIATE) every writer of this data folder takes, in this
 	// process or another: a concurrent Check then never sees it before its
 	// row. A failed publish, commit included, removes the file it created.
-	var created bool
+	var (
+		created bool
+		pkg     Package // the package row, when the publish changed it
+		changed bool
+	)
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		if created, err = db.files.put(v.Shasum, tarball); err != nil {
 			return err
 		}
-		return db.publishTx(ctx, tx, owner, mode, &v, string(tags))
+		pkg, changed, err = db.publishTx(ctx, tx, owner, mode, &v, string(tags))
+		return err
 	})
 	if err != nil {
 		if created {
@@ -110,10 +115,8 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 	}
 	// The index first, the count second: whoever sees the new count must
 	// find the new data (the server's answer cache keys on the count).
-	if p, err := db.Package(ctx, v.Title); err == nil {
-		db.index.put(p)
-	} else {
-		db.index.reset() // reload from the database on next use
+	if changed {
+		db.index.put(pkg)
 	}
 	db.changes.Add(1)
 	return v, nil
@@ -123,7 +126,10 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 // can tell when something they derived from it is stale.
 func (db *DB) Changes() int64 { return db.changes.Load() }
 
-func (db *DB) publishTx(ctx context.Context, tx *sql.Tx, owner string, mode Mode, v *Version, tags string) error {
+// publishTx checks the publish against the rules and stores it. It
+// returns the package row as it now is, and whether the publish changed it
+// (an older version imported below the latest does not).
+func (db *DB) publishTx(ctx context.Context, tx *sql.Tx, owner string, mode Mode, v *Version, tags string) (Package, bool, error) {
 	var (
 		pkgID          int64
 		pkgOwner, last string
@@ -132,29 +138,30 @@ func (db *DB) publishTx(ctx context.Context, tx *sql.Tx, owner string, mode Mode
 		Scan(&pkgID, &pkgOwner, &last, &v.Title)
 	exists := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
+		return Package{}, false, err
 	}
 	now := millis(v.Published)
 	switch {
 	case exists && !strings.EqualFold(pkgOwner, owner):
-		return ErrNotOwner
+		return Package{}, false, ErrNotOwner
 	case exists && mode == Create:
-		return ErrPackageExists
+		return Package{}, false, ErrPackageExists
 	case !exists && mode == Update:
-		return ErrNotFound
+		return Package{}, false, ErrNotFound
 	case exists && mode == Update && semver.Compare(v.Version, last) <= 0:
-		return &NotNewerError{Current: last}
+		return Package{}, false, &NotNewerError{Current: last}
 	}
 	if !exists {
+		pkgOwner = owner
 		res, err := tx.ExecContext(ctx, `INSERT INTO packages
 			(title, owner, description, tags, latest, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			v.Title, owner, v.Description, tags, v.Version, now, now)
 		if err != nil {
-			return err
+			return Package{}, false, err
 		}
 		if pkgID, err = res.LastInsertId(); err != nil {
-			return err
+			return Package{}, false, err
 		}
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO versions
@@ -162,14 +169,22 @@ func (db *DB) publishTx(ctx context.Context, tx *sql.Tx, owner string, mode Mode
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		pkgID, v.Version, v.Description, v.Author, v.License, tags, v.Readme, v.Shasum, v.Size, now)
 	if err != nil {
-		return err
+		return Package{}, false, err
 	}
-	if exists && semver.Compare(v.Version, last) > 0 {
+	newest := !exists || semver.Compare(v.Version, last) > 0
+	if exists && newest {
 		_, err = tx.ExecContext(ctx, `UPDATE packages SET description = ?, tags = ?, latest = ?,
 			updated_at = ? WHERE id = ?`,
 			v.Description, tags, v.Version, now, pkgID)
+		if err != nil {
+			return Package{}, false, err
+		}
 	}
-	return err
+	if !newest {
+		return Package{}, false, nil
+	}
+	return Package{Title: v.Title, Description: v.Description, Tags: nonNil(v.Tags), Owner: pkgOwner,
+		Latest: v.Version, Updated: fromMillis(now)}, true, nil
 }
 
 func nonNil(s []string) []string {
