@@ -30,18 +30,33 @@ func (f files) path(shasum string) (string, error) {
 }
 
 // put writes data under its shasum durably: temp file, fsync, rename,
-// fsync of the folder. created is false when the file was already there.
+// fsync of the folder (and of tarballs/ when the shard folder is new).
+// created is false when a file of that name was already there: then a
+// failed publish must not remove it, since a stored version may name it.
+// One of the wrong size is rewritten; one of the right size is kept
+// (check compares every tarball with its SHA-1).
 func (f files) put(shasum string, data []byte) (created bool, err error) {
 	final, err := f.path(shasum)
 	if err != nil {
 		return false, err
 	}
-	if st, err := os.Stat(final); err == nil && st.Size() == int64(len(data)) {
-		return false, nil
+	existed := false
+	if st, err := os.Stat(final); err == nil {
+		if st.Size() == int64(len(data)) {
+			return false, nil
+		}
+		existed = true
 	}
 	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return false, putError(err)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+			return false, putError(err)
+		}
+		if !f.noSync {
+			if err := syncDir(filepath.Dir(dir)); err != nil {
+				return false, putError(err)
+			}
+		}
 	}
 	tmp, err := os.CreateTemp(filepath.Join(f.dir, tmpDir), "upload-*")
 	if err != nil {
@@ -64,7 +79,7 @@ func (f files) put(shasum string, data []byte) (created bool, err error) {
 	if err != nil {
 		return false, putError(err)
 	}
-	return true, nil
+	return !existed, nil
 }
 
 // putError wraps a failed write of put, marking a full disk as ErrNoSpace.
