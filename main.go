@@ -92,6 +92,27 @@ type serveConfig struct {
 	server    server.Config
 }
 
+// validate refuses limits of zero or less: the server would take them for
+// "not set" and use its defaults, not what the operator wrote.
+func (c serveConfig) validate() error {
+	s := c.server
+	if s.RateLimit == 0 || s.RateLimit < -1 {
+		return fmt.Errorf("--rate-limit %d: give a number of requests, or -1 to turn limiting off", s.RateLimit)
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"rate-window", s.RateWindow}, {"max-age", s.MaxAge}, {"token-ttl", s.TokenTTL}, {"reset-ttl", s.ResetTTL}} {
+		if d.v <= 0 {
+			return fmt.Errorf("--%s %v: must be longer than zero", d.flag, d.v)
+		}
+	}
+	if s.MaxUpload <= 0 {
+		return fmt.Errorf("--max-upload %d: must be a number of bytes above zero", s.MaxUpload)
+	}
+	return nil
+}
+
 func newServeCmd() *cobra.Command {
 	var cfg serveConfig
 	cmd := &cobra.Command{
@@ -99,6 +120,9 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the registry's HTTP server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.validate(); err != nil {
+				return err
+			}
 			if err := cfg.server.SMTP.Validate(); err != nil {
 				return err
 			}

@@ -163,6 +163,20 @@ func TestServeRejectsBadLogFormat(t *testing.T) {
 	}
 }
 
+// TestServeRejectsZeroLimits: a limit of zero would silently become the
+// default, so serve refuses it.
+func TestServeRejectsZeroLimits(t *testing.T) {
+	for _, flag := range []string{"--rate-limit=0", "--rate-limit=-2", "--rate-window=0s", "--max-age=0s",
+		"--token-ttl=0s", "--reset-ttl=-1m", "--max-upload=0"} {
+		err := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", flag},
+			nil, io.Discard, io.Discard)
+		name, _, _ := strings.Cut(flag, "=")
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", flag, err)
+		}
+	}
+}
+
 // TestServeFlags checks that serve's flags reach the server: the base URL
 // (links, and answering under its prefix), the cache lifetime, and the
 // password-reset QR fallback being off unless asked for.
