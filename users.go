@@ -26,6 +26,7 @@ func newAddUserCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			username := args[0]
+			name = strings.TrimSpace(name) // as POST /user/create does
 			if name == "" {
 				name = username
 			}
