@@ -2,7 +2,7 @@
 # Load script: the registry side by side with nginx serving the very same
 # bytes from static files, both on 127.0.0.1, loaded by wrk. Prints a
 # Markdown table of requests/s, p50/p99 latency and CPU time per request,
-# each with its ratio to nginx, and the registry's idle and peak RSS.
+# each with its ratio to nginx, and both servers' idle and peak RSS.
 # A last table puts the package document beside a bare net/http handler
 # serving the same bytes with the same headers (bench/plain): what the
 # registry's own HTTP/1.1 front (server/front.go) gains over net/http.
@@ -10,8 +10,8 @@
 #   bash bench/run.sh                 # about 3 minutes
 #   DURATION=10 bash bench/run.sh     # longer runs, steadier figures
 #
-# Needs Debian packages wrk and nginx-light (installed if missing and run
-# as root). Everything it starts runs in a temp folder and is stopped on
+# Needs the Debian packages wrk, nginx-light, curl and python3 (installed
+# if missing and run as root). Everything it starts runs in a temp folder and is stopped on
 # exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,18 +19,22 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-4}
 PACKAGES=${PACKAGES:-200}
 
-if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+missing=()
+for tool in wrk:wrk nginx:nginx-light curl:curl python3:python3; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "bench: needs wrk and nginx (Debian packages wrk, nginx-light)" >&2; exit 1
+    echo "bench: needs the Debian packages ${missing[*]}" >&2; exit 1
   fi
 fi
 
 tmp=$(mktemp -d)
-reg_pid= ngx_pid=
+reg_pid= plain_pid=
 cleanup() {
-  [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
+  for pid in $reg_pid $plain_pid; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   [ -f "$tmp/nginx/nginx.pid" ] && kill "$(cat "$tmp/nginx/nginx.pid")" 2>/dev/null
   sleep 0.2; rm -rf "$tmp"
 }
@@ -39,9 +43,6 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 reg_port=$(free_port); ngx_port=$(free_port)
 reg=http://127.0.0.1:$reg_port; ngx=http://127.0.0.1:$ngx_port
-
-# Connection: close runs open tens of thousands of connections.
-sysctl -qw net.ipv4.tcp_tw_reuse=1 2>/dev/null || true
 
 go build -o "$tmp/nessemble-registry" .
 go build -o "$tmp/seed" ./bench/seed
@@ -90,11 +91,15 @@ CONF
 nginx -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
 for _ in $(seq 100); do curl -sf "$ngx/doc.json" >/dev/null && break; sleep 0.05; done
 ngx_master=$(cat "$tmp/nginx/nginx.pid")
+sleep 1
+ngx_pids() { echo "$ngx_master" $(pgrep -P "$ngx_master"); }
+# rss_sum KEY PID...: the processes' VmRSS or VmHWM, summed, in KiB.
+rss_sum() { local k=$1 t=0 p; shift; for p in "$@"; do t=$((t + $(rss "$p" "$k"))); done; echo $t; }
+ngx_idle_rss=$(rss_sum VmRSS $(ngx_pids))
 
 clk=$(getconf CLK_TCK)
 # cpu_ticks PID...: user+system ticks of the processes (nginx: master and workers).
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo $t; }
-ngx_pids() { echo "$ngx_master" $(pgrep -P "$ngx_master"); }
 
 # load PIDS URL THREADS CONNS CLOSE -> "rps p50ms p99ms cpu_us_per_req"
 load() {
@@ -114,8 +119,8 @@ load() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
-echo "| answer | wrk | connection | registry req/s | nginx req/s | ratio | registry p50/p99 ms | nginx p50/p99 ms | registry CPU µs/req | nginx CPU µs/req | CPU ratio |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| answer | wrk | connection | registry req/s | nginx req/s | ratio | registry p50/p99 ms | nginx p50/p99 ms | p50/p99 ratio | registry CPU µs/req | nginx CPU µs/req | CPU ratio |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for target in "package document:/package/bench-0001:/doc.json" \
               "tarball:/package/bench-0001/data:/data.tar.gz" \
               "search:/search/bench-00:/search.json" \
@@ -126,7 +131,7 @@ for target in "package document:/package/bench-0001:/doc.json" \
     for mode in keep-alive close; do
       read -r r_rps r_p50 r_p99 r_cpu <<<"$(load "$reg_pid" "$reg$rpath" "$t" "$c" "$mode")"
       read -r n_rps n_p50 n_p99 n_cpu <<<"$(load "$(ngx_pids)" "$ngx$npath" "$t" "$c" "$mode")"
-      echo "| $name | -t$t -c$c | $mode | $r_rps | $n_rps | $(ratio "$r_rps" "$n_rps") | $r_p50 / $r_p99 | $n_p50 / $n_p99 | $r_cpu | $n_cpu | $(ratio "$r_cpu" "$n_cpu") |"
+      echo "| $name | -t$t -c$c | $mode | $r_rps | $n_rps | $(ratio "$r_rps" "$n_rps") | $r_p50 / $r_p99 | $n_p50 / $n_p99 | $(ratio "$r_p50" "$n_p50") / $(ratio "$r_p99" "$n_p99") | $r_cpu | $n_cpu | $(ratio "$r_cpu" "$n_cpu") |"
     done
   done
 done
@@ -145,9 +150,13 @@ for tc in "2 32" "1 1"; do
     echo "| | -t$t -c$c | $mode | $r_rps | $p_rps | $(ratio "$r_rps" "$p_rps") |"
   done
 done
-kill "$plain_pid"
+kill "$plain_pid"; wait "$plain_pid" 2>/dev/null || true; plain_pid=
 
 peak_rss=$(rss "$reg_pid" VmHWM)
-ngx_rss=0; for p in $(pgrep -P "$ngx_master"); do ngx_rss=$((ngx_rss + $(rss "$p" VmHWM))); done
+ngx_peak_rss=$(rss_sum VmHWM $(ngx_pids))
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 echo
-echo "registry RSS: idle $((idle_rss / 1024)) MiB, peak $((peak_rss / 1024)) MiB (nginx workers' peak, summed: $((ngx_rss / 1024)) MiB)"
+echo "| RSS | registry MiB | nginx MiB (master and workers) | ratio |"
+echo "|---|---|---|---|"
+echo "| idle | $(mib "$idle_rss") | $(mib "$ngx_idle_rss") | $(ratio "$idle_rss" "$ngx_idle_rss") |"
+echo "| peak (VmHWM) | $(mib "$peak_rss") | $(mib "$ngx_peak_rss") | $(ratio "$peak_rss" "$ngx_peak_rss") |"
