@@ -24,6 +24,7 @@ type cached struct {
 	etag        []string
 	disposition []string // tarballs only
 	integrity   []string // tarballs only
+	vary        []string // answers that differ by request header
 }
 
 type respCache struct {

@@ -412,6 +412,9 @@ func (s *Server) answerCached(c *frontConn, head []byte) (answered, keepOpen boo
 		b = append(b, "\r\n"...)
 	}
 	b = appendHeader(b, "Server", hdrServer[0])
+	if e.vary != nil {
+		b = appendHeader(b, "Vary", e.vary[0])
+	}
 	if e.integrity != nil {
 		b = appendHeader(b, "X-Integrity", e.integrity[0])
 	}

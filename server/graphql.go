@@ -217,8 +217,9 @@ func (s *Server) handleGraphQL(c *call) error {
 		q := c.r.URL.Query()
 		p.Query, p.OperationName = q.Get("query"), q.Get("operationName")
 		if p.Query == "" && accepts(c.r.Header.Get("Accept"), "text/html") {
-			// Not kept in the answer cache: the same URL answers JSON to
-			// other Accept headers.
+			// Not kept in the answer cache, and marked for shared
+			// caches: the same URL answers JSON to other Accept headers.
+			c.Header()["Vary"] = hdrVaryAccept
 			c.write(http.StatusOK, "text/html", graphqlPage, clientCache)
 			return nil
 		}

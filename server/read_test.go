@@ -171,6 +171,32 @@ func TestPackageDocument(t *testing.T) {
 	wantError(t, e.get("/package/ctl/1.2.0/data/x"), 404, "Not Found")
 }
 
+// TestVary: answers that differ by a request header say so, for shared
+// caches between the registry and its clients.
+func TestVary(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	e.seed("ctl", "1.0.0", "pads", "input")
+	for _, tc := range []struct {
+		path string
+		hdr  map[string]string
+		want string
+	}{
+		{"/package/ctl", nil, "User-Agent"}, // trimmed for nessemble/1.x
+		{"/search/ctl", nil, "User-Agent"},
+		{"/", nil, "User-Agent"},
+		{"/package/ctl/data", nil, ""},
+		{"/package/ctl/README", nil, ""},
+		{"/graphql", map[string]string{"Accept": "text/html"}, "Accept"}, // the query page, or JSON
+	} {
+		for range 2 { // rendered, then from the answer cache
+			r := e.do(http.MethodGet, tc.path, tc.hdr, "")
+			if r.status != 200 || r.header.Get("Vary") != tc.want {
+				t.Errorf("GET %s: %d, Vary %q, want %q", tc.path, r.status, r.header.Get("Vary"), tc.want)
+			}
+		}
+	}
+}
+
 func TestReadmeAndData(t *testing.T) {
 	e := newEnv(t, server.Config{})
 	e.seed("ctl", "1.0.0", "old")

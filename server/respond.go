@@ -185,11 +185,13 @@ const (
 )
 
 var (
-	hdrNoStore   = []string{"no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0"}
-	hdrExpiresNo = []string{"-1"}
-	hdrServer    = []string{"Nessemble"}
-	hdrStar      = []string{"*"}
-	hdrClose     = []string{"close"}
+	hdrNoStore    = []string{"no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0"}
+	hdrExpiresNo  = []string{"-1"}
+	hdrServer     = []string{"Nessemble"}
+	hdrStar       = []string{"*"}
+	hdrClose      = []string{"close"}
+	hdrVaryUA     = []string{"User-Agent"}
+	hdrVaryAccept = []string{"Accept"}
 )
 
 // write sends a whole answer with every header the protocol asks for and
@@ -209,6 +211,12 @@ func (c *call) write(status int, ctype string, body []byte, policy cachePolicy) 
 			etag:        etag,
 			disposition: h["Content-Disposition"],
 			integrity:   h["X-Integrity"],
+			vary:        h["Vary"],
+		}
+		if e.vary == nil && policy == cacheable && ctype == "application/json" {
+			// Package JSON is trimmed for the nessemble 1.x client: a
+			// shared cache must keep the two apart.
+			e.vary = hdrVaryUA
 		}
 		if policy == cacheable && c.cacheKey != "" {
 			c.s.cache.put(c.cacheKey, e, c.gen)
@@ -230,6 +238,9 @@ func (c *call) write(status int, ctype string, body []byte, policy cachePolicy) 
 func (c *call) send(e *cached) {
 	h := c.Header()
 	h["ETag"] = e.etag
+	if e.vary != nil {
+		h["Vary"] = e.vary
+	}
 	if e.disposition != nil {
 		h["Content-Disposition"] = e.disposition
 		h["X-Integrity"] = e.integrity
