@@ -101,10 +101,15 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 		changed bool
 	)
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		// The rules first: a refused publish costs no tarball write.
+		row, err := db.publishRules(ctx, tx, owner, mode, &v)
+		if err != nil {
+			return err
+		}
 		if created, err = db.files.put(v.Shasum, tarball); err != nil {
 			return err
 		}
-		pkg, changed, err = db.publishTx(ctx, tx, owner, mode, &v, string(tags))
+		pkg, changed, err = db.publishRows(ctx, tx, owner, row, &v, string(tags))
 		return err
 	})
 	if err != nil {
@@ -126,33 +131,54 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 // can tell when something they derived from it is stale.
 func (db *DB) Changes() int64 { return db.changes.Load() }
 
-// publishTx checks the publish against the rules and stores it. It
-// returns the package row as it now is, and whether the publish changed it
-// (an older version imported below the latest does not).
-func (db *DB) publishTx(ctx context.Context, tx *sql.Tx, owner string, mode Mode, v *Version, tags string) (Package, bool, error) {
-	var (
-		pkgID          int64
-		pkgOwner, last string
-	)
+// pkgRow is what a publish found of its package's row.
+type pkgRow struct {
+	exists        bool
+	id            int64
+	owner, latest string
+}
+
+// publishRules checks a publish against the package as stored, and gives
+// v.Title the stored spelling.
+func (db *DB) publishRules(ctx context.Context, tx *sql.Tx, owner string, mode Mode, v *Version) (pkgRow, error) {
+	var row pkgRow
 	err := tx.QueryRowContext(ctx, `SELECT id, owner, latest, title FROM packages WHERE title = ?`, v.Title).
-		Scan(&pkgID, &pkgOwner, &last, &v.Title)
-	exists := err == nil
+		Scan(&row.id, &row.owner, &row.latest, &v.Title)
+	row.exists = err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Package{}, false, err
+		return row, err
 	}
-	now := millis(v.Published)
 	switch {
-	case exists && !strings.EqualFold(pkgOwner, owner):
-		return Package{}, false, ErrNotOwner
-	case exists && mode == Create:
-		return Package{}, false, ErrPackageExists
-	case !exists && mode == Update:
-		return Package{}, false, ErrNotFound
-	case exists && mode == Update && semver.Compare(v.Version, last) <= 0:
-		return Package{}, false, &NotNewerError{Current: last}
+	case row.exists && !strings.EqualFold(row.owner, owner):
+		return row, ErrNotOwner
+	case row.exists && mode == Create:
+		return row, ErrPackageExists
+	case !row.exists && mode == Update:
+		return row, ErrNotFound
+	case row.exists && mode == Update && semver.Compare(v.Version, row.latest) <= 0:
+		return row, &NotNewerError{Current: row.latest}
 	}
-	if !exists {
-		pkgOwner = owner
+	if row.exists {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM versions WHERE package_id = ? AND version = ?`,
+			row.id, v.Version).Scan(&one)
+		if err == nil {
+			return row, fmt.Errorf("%w: %s %s is already stored", ErrConflict, v.Title, v.Version)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return row, err
+		}
+	}
+	return row, nil
+}
+
+// publishRows stores a publish that passed publishRules. It returns the
+// package row as it now is, and whether the publish changed it (an older
+// version imported below the latest does not).
+func (db *DB) publishRows(ctx context.Context, tx *sql.Tx, owner string, row pkgRow, v *Version, tags string) (Package, bool, error) {
+	now := millis(v.Published)
+	if !row.exists {
+		row.owner = owner
 		res, err := tx.ExecContext(ctx, `INSERT INTO packages
 			(title, owner, description, tags, latest, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -160,30 +186,30 @@ func (db *DB) publishTx(ctx context.Context, tx *sql.Tx, owner string, mode Mode
 		if err != nil {
 			return Package{}, false, err
 		}
-		if pkgID, err = res.LastInsertId(); err != nil {
+		if row.id, err = res.LastInsertId(); err != nil {
 			return Package{}, false, err
 		}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO versions
+	_, err := tx.ExecContext(ctx, `INSERT INTO versions
 		(package_id, version, description, author, license, tags, readme, shasum, size, published_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		pkgID, v.Version, v.Description, v.Author, v.License, tags, v.Readme, v.Shasum, v.Size, now)
+		row.id, v.Version, v.Description, v.Author, v.License, tags, v.Readme, v.Shasum, v.Size, now)
 	if err != nil {
 		return Package{}, false, err
 	}
-	newest := !exists || semver.Compare(v.Version, last) > 0
-	if exists && newest {
+	newest := !row.exists || semver.Compare(v.Version, row.latest) > 0
+	if !newest {
+		return Package{}, false, nil
+	}
+	if row.exists {
 		_, err = tx.ExecContext(ctx, `UPDATE packages SET description = ?, tags = ?, latest = ?,
 			updated_at = ? WHERE id = ?`,
-			v.Description, tags, v.Version, now, pkgID)
+			v.Description, tags, v.Version, now, row.id)
 		if err != nil {
 			return Package{}, false, err
 		}
 	}
-	if !newest {
-		return Package{}, false, nil
-	}
-	return Package{Title: v.Title, Description: v.Description, Tags: nonNil(v.Tags), Owner: pkgOwner,
+	return Package{Title: v.Title, Description: v.Description, Tags: nonNil(v.Tags), Owner: row.owner,
 		Latest: v.Version, Updated: fromMillis(now)}, true, nil
 }
 
