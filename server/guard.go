@@ -1,7 +1,6 @@
 package server
 
 import (
-	"strings"
 	"sync"
 	"time"
 )
@@ -32,8 +31,10 @@ type failures struct {
 
 func newGuard() *guard { return &guard{keys: make(map[string]*failures)} }
 
+// guardKeys are the counters of a login attempt: its account (an ID, or
+// the name typed when no account has it) and its client address.
 func guardKeys(account, addr string) [2]string {
-	return [2]string{"user:" + strings.ToLower(account), "addr:" + addr}
+	return [2]string{"user:" + account, "addr:" + addr}
 }
 
 // begin asks whether a login attempt for keys may go ahead; 0 means yes,

@@ -103,18 +103,14 @@ func (s *Server) addUser(c *call, name, username, email, password string) error 
 	return err
 }
 
-// checkLogin looks the user up and checks the password, spending the same
-// time whether or not the user exists.
-func (s *Server) checkLogin(c *call, login, password string) (store.User, bool, error) {
-	u, err := s.db.UserByLogin(c.r.Context(), login)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+// checkPassword checks a login's password, spending the same time whether
+// or not the user exists (found is false when it does not).
+func checkPassword(u store.User, found bool, password string) bool {
+	if !found {
 		auth.DummyCheck(password)
-		return u, false, nil
-	case err != nil:
-		return u, false, err
+		return false
 	}
-	return u, auth.CheckPassword(u.PasswordHash, password), nil
+	return auth.CheckPassword(u.PasswordHash, password)
 }
 
 func (s *Server) handleLogin(c *call) error {
@@ -126,18 +122,26 @@ func (s *Server) handleLogin(c *call) error {
 	if err != nil {
 		return userError(http.StatusUnauthorized, err.Error())
 	}
-	keys := guardKeys(login, clientAddr(c.r))
+	u, err := s.db.UserByLogin(c.r.Context(), login)
+	found := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// Failures count per account, whichever of its username or email was
+	// typed, and per address.
+	account := "name:" + strings.ToLower(login)
+	if found {
+		account = "id:" + strconv.FormatInt(u.ID, 10)
+	}
+	keys := guardKeys(account, clientAddr(c.r))
 	if wait := s.guard.begin(keys, s.now()); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		c.Header()["Retry-After"] = []string{strconv.Itoa(secs)}
 		return userError(http.StatusTooManyRequests,
 			"Too many failed logins; wait "+strconv.Itoa(secs)+" seconds and try again")
 	}
-	u, ok, err := s.checkLogin(c, login, password)
+	ok := checkPassword(u, found, password)
 	s.guard.end(keys, s.now(), ok)
-	if err != nil {
-		return err
-	}
 	if !ok {
 		return userError(http.StatusUnauthorized, "Invalid username or password")
 	}

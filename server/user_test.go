@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -316,6 +317,40 @@ func TestLoginBruteForce(t *testing.T) {
 	clock.Advance(4 * time.Second)
 	if r := login("bob", testPassword); r.status != 200 {
 		t.Fatalf("bob after the lockout: %d %s", r.status, r.body)
+	}
+}
+
+// TestLoginLockIsPerAccount: failures typed as the username and as the
+// email count against the same account, from whichever address.
+func TestLoginLockIsPerAccount(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{})
+	e.newAccount("alice")
+	from := func(ip string) *http.Client { // a client on another loopback address
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	}
+	login := func(c *http.Client, user, pass string) int {
+		req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/user/login", nil)
+		req.Header.Set("Authorization", auth.BasicHeader(user, pass))
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := range 6 { // five free failures, and the one that locks
+		c, user := from("127.0.0.2"), "alice"
+		if i%2 == 1 {
+			c, user = from("127.0.0.3"), "alice@example.com"
+		}
+		if got := login(c, user, "guess"); got != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, got)
+		}
+	}
+	if got := login(from("127.0.0.4"), "ALICE", testPassword); got != http.StatusTooManyRequests {
+		t.Fatalf("right password from a fresh address after 6 failures: %d, want 429", got)
 	}
 }
 
