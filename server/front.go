@@ -558,15 +558,17 @@ func (f *front) putBufs(b *connBufs) {
 // Shutdown stops the server without losing a request. It stops accepting;
 // lets each connection already accepted deliver its request (waiting up to
 // shutdownGrace for clients that have sent nothing yet); closes idle
-// connections; and waits for the answers under way, or until ctx ends.
+// connections; waits for the answers under way and for work they left
+// running (reset emails); or until ctx ends. A second call only waits for
+// that work.
 func (s *Server) Shutdown(ctx context.Context) error {
 	f := &s.front
 	f.mu.Lock()
-	f.closing.Store(true)
+	already := f.closing.Swap(true)
 	ln, hs := f.ln, f.hs
 	f.mu.Unlock()
-	if ln == nil {
-		return nil
+	if ln == nil || already {
+		return s.waitBackground(ctx)
 	}
 	ln.Close()
 	grace := time.Now().Add(shutdownGrace)
@@ -584,7 +586,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// net/http's own shutdown drops a request it finishes reading after
 	// the shutdown has begun (golang/go#75591): by now every handed
 	// connection has delivered its request, or had its grace.
-	return hs.Shutdown(ctx)
+	if err := hs.Shutdown(ctx); err != nil {
+		return err
+	}
+	return s.waitBackground(ctx)
+}
+
+// waitBackground waits for the work answers left running, or until ctx
+// ends.
+func (s *Server) waitBackground(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.background.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // quiet closes the connections a shutdown need not wait for and reports

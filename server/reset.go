@@ -70,7 +70,7 @@ func (s *Server) handleForgotPassword(c *call) error {
 		// The answer is the same whether the user exists or not, and it
 		// goes out before any work is done for a real user.
 		if found {
-			go s.mailReset(u)
+			s.background.Go(func() { s.mailReset(u) })
 		}
 		return c.json(http.StatusOK, forgotAnswer{Email: true}, noStore)
 	}

@@ -130,8 +130,9 @@ type smtpServer struct {
 	port     int
 	msgs     chan mailMsg
 	tls      *tls.Config
-	implicit bool // TLS from the first byte
-	startTLS bool // offer STARTTLS
+	implicit bool          // TLS from the first byte
+	startTLS bool          // offer STARTTLS
+	slow     time.Duration // wait before greeting
 }
 
 // newSMTPServer listens on 127.0.0.1 and speaks just enough SMTP for
@@ -139,8 +140,15 @@ type smtpServer struct {
 // pool that trusts its self-signed certificate.
 func newSMTPServer(t *testing.T, mode string) (*smtpServer, *x509.CertPool) {
 	t.Helper()
+	return newSlowSMTPServer(t, mode, 0)
+}
+
+// newSlowSMTPServer is newSMTPServer that waits slow before each greeting.
+func newSlowSMTPServer(t *testing.T, mode string, slow time.Duration) (*smtpServer, *x509.CertPool) {
+	t.Helper()
 	cert, pool := selfSigned(t)
 	s := &smtpServer{
+		slow:     slow,
 		msgs:     make(chan mailMsg, 16),
 		tls:      &tls.Config{Certificates: []tls.Certificate{cert}},
 		implicit: mode == server.SMTPTLS,
@@ -172,6 +180,7 @@ func (s *smtpServer) session(conn net.Conn) {
 		conn = tls.Server(conn, s.tls)
 	}
 	tp := textproto.NewConn(conn)
+	time.Sleep(s.slow)
 	tp.PrintfLine("220 127.0.0.1 test ESMTP")
 	var m mailMsg
 	for {
@@ -398,6 +407,30 @@ func TestForgotPasswordEmail(t *testing.T) {
 			}
 			wantClientError(t, e.client().ResetPassword("alice", "another pw 1", token), 401, "already used")
 		})
+	}
+}
+
+// TestShutdownWaitsForResetMail: a reset email still being sent when the
+// server shuts down goes out before Shutdown returns.
+func TestShutdownWaitsForResetMail(t *testing.T) {
+	smtpd, pool := newSlowSMTPServer(t, server.SMTPPlain, 500*time.Millisecond)
+	e, _ := newResetEnv(t, server.Config{SMTP: server.SMTPConfig{
+		Host: "127.0.0.1", Port: smtpd.port, From: "registry@example.org", TLS: server.SMTPPlain, RootCAs: pool}})
+	e.addResetUser("alice", "Alice")
+	r := e.do(http.MethodPost, "/user/forgotpassword", map[string]string{"Content-Type": "application/json"},
+		`{"username": "alice"}`)
+	if r.status != http.StatusOK {
+		t.Fatalf("forgot password: %d %s", r.status, r.body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-smtpd.msgs:
+	default:
+		t.Fatal("Shutdown returned before the reset email went out")
 	}
 }
 

@@ -115,6 +115,9 @@ type Server struct {
 	mailMu sync.Mutex // see createMailReset
 
 	front front // see front.go
+	// background counts work an answer left running (reset emails), which
+	// Shutdown waits for.
+	background sync.WaitGroup
 }
 
 // New builds a server. The logger receives what goes wrong inside it.
