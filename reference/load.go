@@ -217,6 +217,7 @@ func LoadTarGz(r io.Reader) ([]Entry, error) {
 	tr := tar.NewReader(&limitedReader{r: zr, n: maxArchiveSize})
 	var files []file
 	total := 0
+	hasRoot := false // the archive has a "./" member
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -232,7 +233,11 @@ func LoadTarGz(r io.Reader) ([]Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		if name == "" || hidden(name) {
+		if name == "" {
+			hasRoot = hasRoot || hdr.Typeflag == tar.TypeDir
+			continue
+		}
+		if hidden(name) {
 			continue
 		}
 		switch hdr.Typeflag {
@@ -268,7 +273,7 @@ func LoadTarGz(r io.Reader) ([]Entry, error) {
 		}
 		files = append(files, file{name: name, orig: hdr.Name, data: b})
 	}
-	return validate(unwrap(files))
+	return validate(unwrap(files, hasRoot))
 }
 
 // memberName checks an archive member's name and returns it without a
@@ -299,9 +304,12 @@ func hidden(name string) bool {
 	return false
 }
 
-// unwrap drops a single top folder that wraps the whole tree.
-func unwrap(files []file) []file {
-	if len(files) == 0 {
+// unwrap drops a single top folder that wraps the whole tree, unless the
+// archive names its own root ("./", as tar -C folder . writes): then it is
+// an archive of the tree's inside, which has no wrapper even when it holds
+// one category with subfolders.
+func unwrap(files []file, hasRoot bool) []file {
+	if len(files) == 0 || hasRoot {
 		return files
 	}
 	top, _, _ := strings.Cut(files[0].name, "/")

@@ -283,6 +283,20 @@ func TestLoadTarGzKeepsSingleCategory(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
+	// Nor is one category with subfolders, archived from inside the tree
+	// (tar -C tree .), which LoadDir reads as mappers/...
+	got, err = reference.LoadTarGz(bytes.NewReader(tarGz(t, []member{
+		{name: "./", typeflag: tar.TypeDir},
+		{name: "./mappers/nrom/ONE.txt", typeflag: tar.TypeReg, body: "one"},
+		{name: "./mappers/mmc1/TWO.txt", typeflag: tar.TypeReg, body: "two"},
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []reference.Entry{{Path: "mappers/mmc1/TWO", Text: "two\n"}, {Path: "mappers/nrom/ONE", Text: "one\n"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("nested single category: got %q, want %q", got, want)
+	}
 }
 
 func TestLoadTarGzRefuses(t *testing.T) {
