@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -123,21 +122,15 @@ func idKey(pw, salt []byte, p argonParams, keyLen uint32) []byte {
 	return argon2.IDKey(pw, salt, p.time, p.memory, p.threads, keyLen)
 }
 
-// dummyHash is a hash of a random password, made on first use with the
-// current parameters.
-var dummyHash = sync.OnceValue(func() string {
-	h, err := HashPassword(rand.Text())
-	if err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return h
-})
+// dummySalt salts DummyCheck's derivation; its value does not matter.
+var dummySalt = make([]byte, saltLen)
 
 // DummyCheck spends the same time as a failing CheckPassword with the
-// current parameters. Call it when the user does not exist, so that the
-// response time does not tell which usernames are registered.
+// current parameters: one argon2id derivation, thrown away. Call it when
+// the user does not exist, so that the response time does not tell which
+// usernames are registered.
 func DummyCheck(pw string) {
-	CheckPassword(dummyHash(), pw)
+	idKey([]byte(pw), dummySalt, defaultParams, keyLen)
 }
 
 // parseHash splits a PHC argon2id string into its parameters, salt and
