@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nessemble/nessemble-registry/auth"
 	"github.com/nessemble/nessemble-registry/internal/semver"
 )
 
@@ -63,10 +64,7 @@ const (
 // manifestFields lists the package.json keys in the order errors name them.
 var manifestFields = []string{"title", "description", "version", "author", "license", "tags"}
 
-var (
-	manifestTitleRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	manifestAuthorRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
-)
+var manifestTitleRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 // manifestReservedTitles are titles that cannot name a package: `publish`
 // is the route /package/publish; the device names cannot be folder names on
@@ -121,7 +119,9 @@ func (m Manifest) Validate() error {
 		return &Error{Msg: "Invalid version: use Semantic Versioning, like 1.0.0 or 2.1.0-beta.1 (" +
 			uploadSanitize(err.Error()) + ")."}
 	}
-	if !manifestAuthorRE.MatchString(m.Author) {
+	// The author must be the publisher's username, so it follows the
+	// username rule.
+	if auth.ValidateUsername(m.Author) != nil {
 		return &Error{Msg: "Invalid author: use your registry username (1-32 characters A-Z, a-z, 0-9, '-', '_' and '.', starting with a letter or digit)."}
 	}
 	if manifestClientKeys[m.Author] {
