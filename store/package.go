@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/sha1"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,8 +77,7 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 	if _, err := semver.Parse(v.Version); err != nil {
 		return Version{}, fmt.Errorf("version %q: %w", v.Version, err)
 	}
-	sum := sha1.Sum(tarball)
-	v.Shasum = hex.EncodeToString(sum[:])
+	v.Shasum = sha1Hex(tarball)
 	v.Size = int64(len(tarball))
 	if v.Published.IsZero() {
 		v.Published = db.now()

@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"testing"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // TestPragmasOnEveryConnection checks the settings the store relies on,
@@ -45,7 +49,8 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 	// Foreign keys are enforced: a version of no package is refused.
 	_, err = db.wr.ExecContext(ctx, `INSERT INTO versions (package_id, version, description, author, license,
 		tags, readme, shasum, size, published_at) VALUES (999, '1.0.0', '', '', '', '[]', '', '', 0, 0)`)
-	if err == nil {
-		t.Errorf("a version of a missing package was stored")
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se.Code() != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		t.Errorf("a version of a missing package: %v, want a foreign key constraint error", err)
 	}
 }

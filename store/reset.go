@@ -141,11 +141,7 @@ func (db *DB) ResetPassword(ctx context.Context, resetID int64, hash string) err
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID)
-		return err
+		return setPasswordTx(ctx, tx, userID, hash)
 	})
 }
 

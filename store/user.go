@@ -56,19 +56,26 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (User, error) {
 // (the operator's reset: a half-done user reset must not undo it).
 func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
-		if err != nil {
+		if err := setPasswordTx(ctx, tx, userID, hash); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		if _, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM resets WHERE user_id = ?`, userID)
+		_, err := tx.ExecContext(ctx, `DELETE FROM resets WHERE user_id = ?`, userID)
 		return err
 	})
+}
+
+// setPasswordTx replaces a user's password hash and revokes every login
+// token of the user: a new password ends every session of the old one.
+func setPasswordTx(ctx context.Context, tx *sql.Tx, userID int64, hash string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID)
+	return err
 }
 
 // AddToken records a login token for the user, valid for ttl, and drops
