@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/nessemble/nessemble-registry/archive"
@@ -23,8 +22,9 @@ func (s *Server) handlePublish(c *call) error {
 		return err
 	}
 	if c.r.ContentLength > s.cfg.MaxUpload {
-		return userError(http.StatusRequestEntityTooLarge, "Package too large: uploads are limited to "+
-			strconv.FormatInt(s.cfg.MaxUpload, 10)+" bytes")
+		// Refused before reading; the sink words it as when the reader
+		// below runs into the limit.
+		return &http.MaxBytesError{Limit: s.cfg.MaxUpload}
 	}
 	up, err := archive.ReadUpload(http.MaxBytesReader(c, c.r.Body, s.cfg.MaxUpload), archive.DefaultLimits)
 	if ae := (*archive.Error)(nil); errors.As(err, &ae) {

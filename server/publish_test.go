@@ -650,7 +650,7 @@ func TestPublishBadInputs(t *testing.T) {
 		{name: "signed with a version prefix", authz: auth.HMACHeader("alice", alice, http.MethodPost, "/v1/package/publish"), body: good, status: 401, msg: "token that expired"},
 
 		// Request bodies and routes.
-		{name: "body over --max-upload", body: bigUpload, status: 413, msg: "uploads are limited to 16384 bytes"},
+		{name: "body over --max-upload", body: bigUpload, status: 413, msg: "limit is 16384 bytes"},
 		{name: "chunked body over --max-upload", body: bigUpload, chunked: true, status: 413, msg: "limit is 16384 bytes"},
 		{name: "publish to a package URL", path: "/package/ctl", body: good, status: 405, msg: "package URLs are read-only"},
 		{name: "publish with DELETE", method: http.MethodDelete, body: good, status: 405, msg: "not allowed"},
