@@ -281,9 +281,8 @@ func readGraphQLBody(c *call, p *gqlParams) (status int, msg string) {
 		return http.StatusUnsupportedMediaType, "Unsupported Content-Type: POST the request as application/json"
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(c, c.r.Body, maxGraphQLBody))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge, "Request body too large: the limit is " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		return c.classify(err)
 	}
 	if err != nil {
 		return http.StatusBadRequest, "Could not read the request body"
@@ -366,18 +365,9 @@ func (r *gqlRequest) fieldError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae):
-		return &gqlError{ae.status, ae.msg}
-	case errors.Is(err, store.ErrNotFound):
-		return &gqlError{http.StatusNotFound, "Not Found"}
-	}
-	r.c.s.log.Error("internal error", "method", r.c.r.Method, "path", r.c.r.URL.Path, "err", err)
-	return &gqlError{http.StatusInternalServerError, internalMessage}
+	status, msg := r.c.classify(err)
+	return &gqlError{status, msg}
 }
-
-const internalMessage = "Internal server error; the registry's operator can find the cause in its log"
 
 // gqlPanics logs a resolver's panic and shows the client only that
 // something went wrong.

@@ -362,25 +362,7 @@ func marshal(v any) ([]byte, error) {
 // error body and logs only internal errors, whose text the client never
 // sees.
 func (c *call) fail(err error) {
-	status, msg := http.StatusInternalServerError, "Internal server error; the registry's operator can find the cause in its log"
-	var ae *apiError
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &ae):
-		status, msg = ae.status, ae.msg
-	case errors.As(err, &mbe):
-		status, msg = http.StatusRequestEntityTooLarge,
-			"Request body too large: the limit is "+strconv.FormatInt(mbe.Limit, 10)+" bytes"
-	case errors.Is(err, store.ErrNotFound):
-		status, msg = http.StatusNotFound, "Not Found"
-	case errors.Is(err, store.ErrNoSpace):
-		// The operator must hear about it; the user only needs to know
-		// that retrying later can work.
-		status, msg = http.StatusInsufficientStorage, "The registry's disk is full; try again later or tell its operator"
-		c.s.log.Error("disk full", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
-	default:
-		c.s.log.Error("internal error", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
-	}
+	status, msg := c.classify(err)
 	if c.legacy && status != http.StatusNotFound && c.clientRead() {
 		// The client takes every status but 404 and 503 on these answers
 		// for success, and would read this error as a package or as
@@ -398,6 +380,31 @@ func (c *call) fail(err error) {
 	}{status, safeMessage(msg)})
 	c.write(status, "application/json", body, noStore)
 }
+
+// classify maps an error to the status and message the user sees, and
+// logs it when the cause is ours. The REST sink and GraphQL share it.
+func (c *call) classify(err error) (status int, msg string) {
+	var ae *apiError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae.status, ae.msg
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge,
+			"Request body too large: the limit is " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, "Not Found"
+	case errors.Is(err, store.ErrNoSpace):
+		// The operator must hear about it; the user only needs to know
+		// that retrying later can work.
+		c.s.log.Error("disk full", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
+		return http.StatusInsufficientStorage, "The registry's disk is full; try again later or tell its operator"
+	}
+	c.s.log.Error("internal error", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
+	return http.StatusInternalServerError, internalMessage
+}
+
+const internalMessage = "Internal server error; the registry's operator can find the cause in its log"
 
 // clientRead reports whether the request is one of the reads the
 // nessemble client checks only for 404 and 503: package documents, data,
