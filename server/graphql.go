@@ -18,8 +18,6 @@ import (
 
 	graphql "github.com/graph-gophers/graphql-go"
 	gqlerrors "github.com/graph-gophers/graphql-go/errors"
-
-	"github.com/nessemble/nessemble-registry/store"
 )
 
 // graphqlSchema is the whole GraphQL API; its descriptions are the
@@ -588,29 +586,15 @@ func (r *gqlRequest) pkg(ctx context.Context, title, version string) (*gqlPackag
 	if err := r.charge(costRootField); err != nil {
 		return nil, err
 	}
-	db := r.c.s.db
-	v, err := db.Version(ctx, title, version)
-	if errors.Is(err, store.ErrNotFound) {
-		if version != "" {
-			if _, perr := db.Package(ctx, title); perr == nil {
-				return nil, userError(http.StatusNotFound, "Package "+title+" has no version "+version)
-			}
-		}
-		return nil, userError(http.StatusNotFound, "Package does not exist")
-	}
+	v, err := r.c.s.findVersion(ctx, title, version)
 	if err != nil {
 		return nil, err
 	}
-	rels, err := db.Releases(ctx, v.Title)
+	rels, err := r.c.s.db.Releases(ctx, v.Title)
 	if err != nil {
 		return nil, err
 	}
-	// As in REST, the document's links name the version only when the
-	// request did.
-	link := r.c.base + "/package/" + v.Title
-	if version != "" {
-		link += "/" + v.Version
-	}
+	link := docLink(r.c.base, v, version != "")
 	p := &gqlPackage{
 		Title: v.Title, Description: v.Description, Version: v.Version,
 		Author: v.Author, License: v.License, Tags: v.Tags,

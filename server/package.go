@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -40,15 +41,7 @@ func (s *Server) handlePackage(c *call) error {
 	if name == "" {
 		return userError(http.StatusNotFound, "Not Found: name a package, as in /package/NAME")
 	}
-	v, err := s.db.Version(c.r.Context(), name, version)
-	if errors.Is(err, store.ErrNotFound) {
-		if version != "" {
-			if _, perr := s.db.Package(c.r.Context(), name); perr == nil {
-				return userError(http.StatusNotFound, "Package "+name+" has no version "+version)
-			}
-		}
-		return userError(http.StatusNotFound, "Package does not exist")
-	}
+	v, err := s.findVersion(c.r.Context(), name, version)
 	if err != nil {
 		return err
 	}
@@ -60,6 +53,31 @@ func (s *Server) handlePackage(c *call) error {
 		return s.sendTarball(c, v)
 	}
 	return s.sendDocument(c, v, version != "")
+}
+
+// findVersion looks up a version of a package (the newest when version
+// is empty); a miss is a 404 that says whether the package exists.
+func (s *Server) findVersion(ctx context.Context, name, version string) (store.Version, error) {
+	v, err := s.db.Version(ctx, name, version)
+	if errors.Is(err, store.ErrNotFound) {
+		if version != "" {
+			if _, perr := s.db.Package(ctx, name); perr == nil {
+				return v, userError(http.StatusNotFound, "Package "+name+" has no version "+version)
+			}
+		}
+		return v, userError(http.StatusNotFound, "Package does not exist")
+	}
+	return v, err
+}
+
+// docLink is the package document's URL, naming the version only when the
+// request did (pinned), so that the document's links stay on it.
+func docLink(base string, v store.Version, pinned bool) string {
+	link := base + "/package/" + v.Title
+	if pinned {
+		link += "/" + v.Version
+	}
+	return link
 }
 
 func (s *Server) sendTarball(c *call, v store.Version) error {
@@ -78,10 +96,7 @@ func (s *Server) sendTarball(c *call, v store.Version) error {
 // sendDocument writes the package document. pinned is set when the URL
 // named the version, so that links name it too.
 func (s *Server) sendDocument(c *call, v store.Version, pinned bool) error {
-	link := c.base + "/package/" + v.Title
-	if pinned {
-		link += "/" + v.Version
-	}
+	link := docLink(c.base, v, pinned)
 	date := v.Published.UTC().Format(isoMillis)
 	if c.legacy {
 		// The client reads only resource and readme, taking the first
