@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nessemble/nessemble-registry/server"
 )
@@ -239,6 +241,15 @@ func TestConventionsOnEveryResponse(t *testing.T) {
 				t.Errorf("%s: no %s header", path, name)
 			}
 		}
+		// The documented spelling, which Go's client would hide by
+		// canonicalising it: read the raw bytes, on a new connection
+		// (the front's, for the reads it has cached).
+		raw := e.rawGet(path)
+		for _, name := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} {
+			if !strings.Contains(raw, "\r\n"+name+": ") {
+				t.Errorf("%s: no %s header spelled so in %q", path, name, raw)
+			}
+		}
 		if h.Get("Server") != "Nessemble" || h.Get("Access-Control-Allow-Origin") != "*" {
 			t.Errorf("%s: Server %q, CORS %q", path, h.Get("Server"), h.Get("Access-Control-Allow-Origin"))
 		}
@@ -441,4 +452,23 @@ func TestClientReadErrorsAre503(t *testing.T) {
 	wantError(t, e.do("GET", "/package/x", legacy, ""), http.StatusNotFound, "does not exist")
 	wantError(t, e.do("GET", "/package/x", map[string]string{"User-Agent": "nessemble/1.1.1", "Accept": "application/json;version=2"}, ""),
 		http.StatusServiceUnavailable, "version 2")
+}
+
+// rawGet GETs path on a new connection and returns the answer's head as
+// sent.
+func (e *env) rawGet(path string) string {
+	e.t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	b, err := io.ReadAll(c)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	head, _, _ := strings.Cut(string(b), "\r\n\r\n")
+	return head
 }
