@@ -189,6 +189,9 @@ var graphqlPageTemplate string
 var graphqlPage = []byte(strings.Replace(graphqlPageTemplate, "{{SCHEMA}}",
 	html.EscapeString(strings.TrimSpace(graphqlSchema)), 1))
 
+// graphqlPageETag is hashed once: the page never changes.
+var graphqlPageETag = []string{etagOf(graphqlPage)}
+
 // gqlParams is a GraphQL request, from a JSON body or the query string.
 type gqlParams struct {
 	Query         string         `json:"query"`
@@ -218,6 +221,7 @@ func (s *Server) handleGraphQL(c *call) error {
 			// Not kept in the answer cache, and marked for shared
 			// caches: the same URL answers JSON to other Accept headers.
 			c.Header()["Vary"] = hdrVaryAccept
+			c.Header()["ETag"] = graphqlPageETag
 			c.write(http.StatusOK, "text/html", graphqlPage, clientCache)
 			return nil
 		}
