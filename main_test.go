@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
 	"github.com/nessemble/nessemble-registry/store"
@@ -21,50 +17,6 @@ func runCmd(t *testing.T, stdin string, args ...string) (stdout, stderr string, 
 	var out, errOut bytes.Buffer
 	err = run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
-}
-
-// serveLogged runs `serve` with args on a free port until the test ends
-// and returns the registry's URL. It reads the listening address from the
-// JSON log.
-func serveLogged(t *testing.T, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logR, logW := io.Pipe()
-	var runErr error
-	finished := make(chan struct{})
-	go func() {
-		runErr = run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...),
-			strings.NewReader(""), io.Discard, logW)
-		logW.Close()
-		close(finished)
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(logR)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "serving" {
-				addr <- line.Addr
-			}
-		}
-		io.Copy(io.Discard, logR) // keep draining after a very long line
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-finished
-		if runErr != nil {
-			t.Errorf("serve: %v", runErr)
-		}
-	})
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case <-finished:
-		t.Fatalf("serve ended early: %v", runErr)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	return ""
 }
 
 // TestAddUser creates a user from the command line, with sign-up closed
@@ -102,7 +54,8 @@ func TestAddUser(t *testing.T) {
 		t.Errorf("password stored as %q", carol.PasswordHash)
 	}
 
-	url := serveLogged(t, "--data", dir, "--signup=false", "--rate-limit", "-1")
+	addr, _ := startServe(t, "--data", dir, "--signup=false", "--rate-limit", "-1")
+	url := "http://" + addr
 	c := &nesclient.Client{Registry: url}
 	token, err := c.Login("carol", "tea party 1865") // the line break is not part of the password
 	if err != nil {

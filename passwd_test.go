@@ -23,7 +23,8 @@ func TestPasswd(t *testing.T) {
 		"--password-stdin", "--data", dir); err != nil {
 		t.Fatalf("adduser: %v", err)
 	}
-	url := serveLogged(t, "--data", dir, "--rate-limit", "-1", "--reset-qr")
+	addr, _ := startServe(t, "--data", dir, "--rate-limit", "-1", "--reset-qr")
+	url := "http://" + addr
 	c := &nesclient.Client{Registry: url}
 	token, err := c.Login("alice", "first password")
 	if err != nil {
