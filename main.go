@@ -157,9 +157,7 @@ func newServeCmd() *cobra.Command {
 
 // serve runs the registry until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
-	buf := newLogBuffer(logOut)
-	defer buf.Close()
-	log, err := newLogger(cfg.logFormat, buf)
+	log, err := newLogger(cfg.logFormat, logOut)
 	if err != nil {
 		return err
 	}
@@ -173,7 +171,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	}
 
 	cfg.server.Version = version
-	cfg.server.AccessLog, cfg.server.AccessLogJSON = buf, cfg.logFormat == "json"
+	cfg.server.AccessLog, cfg.server.AccessLogJSON = logOut, cfg.logFormat == "json"
 	cfg.server.SignupClosed = !cfg.signup
 	srv := server.New(cfg.server, db, log)
 	// No TCP keep-alive probes: every connection already has a read
@@ -190,6 +188,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 
 	select {
 	case err := <-errc:
+		srv.Shutdown(context.Background()) // flushes the access log
 		return err
 	case <-ctx.Done():
 	}

@@ -559,9 +559,12 @@ func (f *front) putBufs(b *connBufs) {
 // lets each connection already accepted deliver its request (waiting up to
 // shutdownGrace for clients that have sent nothing yet); closes idle
 // connections; waits for the answers under way and for work they left
-// running (reset emails); or until ctx ends. A second call only waits for
-// that work.
+// running (reset emails); or until ctx ends. Then it flushes the access
+// log. A second call only waits for that work.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.access != nil {
+		defer s.access.w.Close() // the access log's last lines
+	}
 	f := &s.front
 	f.mu.Lock()
 	already := f.closing.Swap(true)
