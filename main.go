@@ -157,7 +157,9 @@ func newServeCmd() *cobra.Command {
 
 // serve runs the registry until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
-	log, err := newLogger(cfg.logFormat, logOut)
+	out := server.NewLogWriter(logOut)
+	defer out.Close()
+	log, err := newLogger(cfg.logFormat, out)
 	if err != nil {
 		return err
 	}
@@ -171,7 +173,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	}
 
 	cfg.server.Version = version
-	cfg.server.AccessLog, cfg.server.AccessLogJSON = logOut, cfg.logFormat == "json"
+	cfg.server.AccessLog, cfg.server.AccessLogJSON = out.Batched(), cfg.logFormat == "json"
 	cfg.server.SignupClosed = !cfg.signup
 	srv := server.New(cfg.server, db, log)
 	// No TCP keep-alive probes: every connection already has a read
@@ -188,7 +190,6 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 
 	select {
 	case err := <-errc:
-		srv.Shutdown(context.Background()) // flushes the access log
 		return err
 	case <-ctx.Done():
 	}

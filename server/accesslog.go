@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"io"
 	"strconv"
 	"sync"
@@ -12,10 +11,10 @@ import (
 // accessLog writes one line per request, in the same shape as the slog
 // text or JSON handler, but formatted by hand into a pooled buffer: slog's
 // general path (a caller lookup, attribute slices) cost a tenth of the
-// server's CPU per cached answer. Lines are written in batches (see
-// batchWriter); Shutdown flushes the last ones.
+// server's CPU per cached answer. The binary hands it a LogWriter's
+// batched side, so that lines cost a write system call per batch.
 type accessLog struct {
-	w    *batchWriter
+	w    io.Writer
 	json bool
 	pool sync.Pool
 }
@@ -24,7 +23,7 @@ func newAccessLog(w io.Writer, json bool) *accessLog {
 	if w == nil {
 		return nil
 	}
-	return &accessLog{w: newBatchWriter(w), json: json, pool: sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}}
+	return &accessLog{w: w, json: json, pool: sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}}
 }
 
 // write logs one answered request; bytes counts the body bytes sent.
@@ -100,62 +99,4 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
-}
-
-// batchWriter batches writes so that the access log costs a write system
-// call every flushEvery rather than one per request.
-type batchWriter struct {
-	mu   sync.Mutex
-	out  io.Writer
-	w    *bufio.Writer
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
-}
-
-const flushEvery = 200 * time.Millisecond
-
-func newBatchWriter(w io.Writer) *batchWriter {
-	b := &batchWriter{out: w, w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
-	go b.flushLoop()
-	return b
-}
-
-func (b *batchWriter) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.w.Write(p)
-}
-
-func (b *batchWriter) flushLoop() {
-	defer close(b.done)
-	t := time.NewTicker(flushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			b.flush()
-		case <-b.stop:
-			b.flush()
-			return
-		}
-	}
-}
-
-func (b *batchWriter) flush() {
-	b.mu.Lock()
-	if b.w.Flush() != nil {
-		// A bufio.Writer keeps its first error for good; start afresh so
-		// that one failed write (a full disk) does not end all logging.
-		b.w.Reset(b.out)
-	}
-	b.mu.Unlock()
-}
-
-// Close flushes what is buffered and stops the flusher; later writes are
-// flushed by the next Close only. It may be called more than once.
-func (b *batchWriter) Close() {
-	b.once.Do(func() { close(b.stop) })
-	<-b.done
-	b.flush()
 }

@@ -48,13 +48,15 @@ const (
 // front holds the connections the front serves and the net/http server
 // it hands connections to.
 type front struct {
-	mu      sync.Mutex
-	ln      net.Listener
-	hs      *http.Server
-	handoff *handoffListener
-	conns   map[*frontConn]struct{}
-	closing atomic.Bool
-	bufs    sync.Pool // *connBufs
+	mu sync.Mutex
+	ln net.Listener
+	// acceptDone closes when Serve's accept loop has ended.
+	acceptDone chan struct{}
+	hs         *http.Server
+	handoff    *handoffListener
+	conns      map[*frontConn]struct{}
+	closing    atomic.Bool
+	bufs       sync.Pool // *connBufs
 }
 
 // Connection states, as a shutdown needs them.
@@ -101,6 +103,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return errors.New("server: Serve called twice")
 	}
 	f.ln = ln
+	f.acceptDone = make(chan struct{})
 	f.conns = make(map[*frontConn]struct{})
 	f.handoff = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
 	f.hs = &http.Server{
@@ -119,9 +122,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	f.mu.Unlock()
 	go f.hs.Serve(f.handoff)
 
+	defer close(f.acceptDone)
 	var backoff time.Duration
 	for {
-		c, err := ln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			if f.closing.Load() {
 				return http.ErrServerClosed
@@ -136,19 +140,19 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
+		// Tracked here, before the next Accept: once this loop has ended,
+		// a shutdown knows every connection it must wait for, even one
+		// accepted just before the listener closed.
+		c := &frontConn{Conn: raw, connBufs: f.getBufs(raw), remote: addrHost(raw.RemoteAddr().String())}
+		c.state.Store(connActive)
+		f.track(c)
 		go f.serve(s, c)
 	}
 }
 
 // serve answers requests on c until it closes or goes to net/http.
-func (f *front) serve(s *Server, raw net.Conn) {
-	c := &frontConn{Conn: raw, connBufs: f.getBufs(raw), remote: addrHost(raw.RemoteAddr().String())}
-	c.state.Store(connActive)
-	if !f.track(c) {
-		raw.Close()
-		f.putBufs(c.connBufs)
-		return
-	}
+func (f *front) serve(s *Server, c *frontConn) {
+	raw := c.Conn
 	// A panic here would otherwise take the whole server down: net/http's
 	// own recovery does not cover the front's goroutines.
 	defer func() {
@@ -520,16 +524,11 @@ func (f *front) handedState(nc net.Conn, st http.ConnState) {
 	}
 }
 
-// track adds c to the connections a shutdown waits for, unless a shutdown
-// has begun.
-func (f *front) track(c *frontConn) bool {
+// track adds c to the connections a shutdown waits for.
+func (f *front) track(c *frontConn) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closing.Load() {
-		return false
-	}
 	f.conns[c] = struct{}{}
-	return true
+	f.mu.Unlock()
 }
 
 func (f *front) forget(c *frontConn) {
@@ -559,21 +558,23 @@ func (f *front) putBufs(b *connBufs) {
 // lets each connection already accepted deliver its request (waiting up to
 // shutdownGrace for clients that have sent nothing yet); closes idle
 // connections; waits for the answers under way and for work they left
-// running (reset emails); or until ctx ends. Then it flushes the access
-// log. A second call only waits for that work.
+// running (reset emails); or until ctx ends. A second call only waits for
+// that work.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.access != nil {
-		defer s.access.w.Close() // the access log's last lines
-	}
 	f := &s.front
 	f.mu.Lock()
 	already := f.closing.Swap(true)
-	ln, hs := f.ln, f.hs
+	ln, hs, acceptDone := f.ln, f.hs, f.acceptDone
 	f.mu.Unlock()
 	if ln == nil || already {
 		return s.waitBackground(ctx)
 	}
 	ln.Close()
+	select {
+	case <-acceptDone: // every accepted connection is tracked now
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	grace := time.Now().Add(shutdownGrace)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()

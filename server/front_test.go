@@ -523,7 +523,11 @@ func TestFrontSurvivesPanic(t *testing.T) {
 	e.exchange(get, 1) // fills the cache
 	here, there := net.Pipe()
 	defer here.Close()
-	go e.srv.front.serve(e.srv, panicConn{there})
+	pc := panicConn{there}
+	c := &frontConn{Conn: pc, connBufs: e.srv.front.getBufs(pc), remote: "pipe"}
+	c.state.Store(connActive)
+	e.srv.front.track(c)
+	go e.srv.front.serve(e.srv, c)
 	here.SetDeadline(time.Now().Add(10 * time.Second))
 	io.WriteString(here, get)
 	if n, err := here.Read(make([]byte, 1)); n != 0 || err != io.EOF {
