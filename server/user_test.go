@@ -280,9 +280,26 @@ func TestTokenExpiry(t *testing.T) {
 	}
 }
 
-// TestLoginBruteForce: after a few free failures an account and an
-// address are locked out for a short, growing time (429 with
-// Retry-After); the owner gets in once it has passed.
+// loginFrom logs in from a client on another loopback address, as the
+// guard sees it, and returns the answer's status.
+func (e *env) loginFrom(ip, user, pass string) int {
+	e.t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/user/login", nil)
+	req.Header.Set("Authorization", auth.BasicHeader(user, pass))
+	res, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestLoginBruteForce: after a few free failures for one account from one
+// address, that pair is locked out for a short, growing time (429 with
+// Retry-After); the same account from elsewhere and the same address for
+// another account are not; the owner gets in once the lock has passed.
 func TestLoginBruteForce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, server.Config{})
@@ -304,53 +321,81 @@ func TestLoginBruteForce(t *testing.T) {
 		wantError(t, login("alice", "guess"), 401, "Invalid username or password")
 	}
 	locked(login("alice", testPassword), "2") // even the right password waits
-	locked(login("bob", testPassword), "2")   // and so does the address
+	if r := login("bob", testPassword); r.status != 200 {
+		t.Fatalf("another account from the same address: %d %s", r.status, r.body)
+	}
+	if got := e.loginFrom("127.0.0.2", "alice", testPassword); got != 200 {
+		t.Fatalf("the same account from another address: %d, want 200", got)
+	}
 	clock.Advance(time.Second)
 	locked(login("alice", testPassword), "1")
 	clock.Advance(1500 * time.Millisecond)
+	// Past the lock, each further failure doubles it.
+	wantError(t, login("alice", "guess"), 401, "Invalid username or password")
+	locked(login("alice", testPassword), "4")
+	clock.Advance(4 * time.Second)
 	if r := login("alice", testPassword); r.status != 200 {
 		t.Fatalf("owner after the lockout: %d %s", r.status, r.body)
 	}
-	// The address is still on its seventh failure: the next lock is longer.
-	wantError(t, login("bob", "guess"), 401, "Invalid username or password")
-	locked(login("bob", testPassword), "4")
-	clock.Advance(4 * time.Second)
-	if r := login("bob", testPassword); r.status != 200 {
-		t.Fatalf("bob after the lockout: %d %s", r.status, r.body)
+	// A success forgets the pair's failures.
+	wantError(t, login("alice", "guess"), 401, "Invalid username or password")
+	if r := login("alice", testPassword); r.status != 200 {
+		t.Fatalf("after one new failure: %d %s", r.status, r.body)
 	}
 }
 
-// TestLoginLockIsPerAccount: failures typed as the username and as the
-// email count against the same account, from whichever address.
-func TestLoginLockIsPerAccount(t *testing.T) {
+// TestLoginAddressSpray: one address guessing over many accounts runs
+// into its address's budget, for every account, while other addresses
+// are served.
+func TestLoginAddressSpray(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, server.Config{})
 	e.newAccount("alice")
-	from := func(ip string) *http.Client { // a client on another loopback address
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
-	}
-	login := func(c *http.Client, user, pass string) int {
-		req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/user/login", nil)
-		req.Header.Set("Authorization", auth.BasicHeader(user, pass))
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
-	}
-	for i := range 6 { // five free failures, and the one that locks
-		c, user := from("127.0.0.2"), "alice"
-		if i%2 == 1 {
-			c, user = from("127.0.0.3"), "alice@example.com"
-		}
-		if got := login(c, user, "guess"); got != http.StatusUnauthorized {
+	for i := range 21 { // twenty free failures, and the one that locks
+		if got := e.loginFrom("127.0.0.2", fmt.Sprint("user", i), "guess"); got != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i+1, got)
 		}
 	}
-	if got := login(from("127.0.0.4"), "ALICE", testPassword); got != http.StatusTooManyRequests {
-		t.Fatalf("right password from a fresh address after 6 failures: %d, want 429", got)
+	if got := e.loginFrom("127.0.0.2", "alice", testPassword); got != http.StatusTooManyRequests {
+		t.Errorf("the spraying address, right password of an account it never tried: %d, want 429", got)
+	}
+	if got := e.loginFrom("127.0.0.3", "alice", testPassword); got != http.StatusOK {
+		t.Errorf("another address: %d, want 200", got)
+	}
+}
+
+// TestLoginStrangersCannotLockOutTheOwner: wrong passwords for alice from
+// many addresses (one each, under every per-address budget) exhaust the
+// account's own budget. That holds back addresses that have failed, but
+// not alice at an address with no failures, whichever of her username or
+// email she types; a guess from a fresh address is still checked, counts,
+// and dirties that address.
+func TestLoginStrangersCannotLockOutTheOwner(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{})
+	e.newAccount("alice")
+	for i := range 21 { // twenty free failures, and the one that locks
+		user := "alice"
+		if i%2 == 1 {
+			user = "alice@example.com"
+		}
+		if got := e.loginFrom(fmt.Sprintf("127.0.1.%d", i+1), user, "guess"); got != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, got)
+		}
+	}
+	if got := e.loginFrom("127.0.1.1", "alice", testPassword); got != http.StatusTooManyRequests {
+		t.Errorf("right password from an address that failed, account over its budget: %d, want 429", got)
+	}
+	for _, user := range []string{"alice", "ALICE", "alice@example.com"} {
+		if got := e.loginFrom("127.0.2.1", user, testPassword); got != http.StatusOK {
+			t.Errorf("the owner (%s) from an address with no failures: %d, want 200", user, got)
+		}
+	}
+	if got := e.loginFrom("127.0.2.2", "alice", "guess"); got != http.StatusUnauthorized {
+		t.Errorf("a guess from a fresh address: %d, want 401", got)
+	}
+	if got := e.loginFrom("127.0.2.2", "alice", testPassword); got != http.StatusTooManyRequests {
+		t.Errorf("that address once it has failed: %d, want 429", got)
 	}
 }
 
