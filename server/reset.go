@@ -22,6 +22,11 @@ const (
 	qrScale = 8
 	// mailTimeout bounds one delivery attempt.
 	mailTimeout = 30 * time.Second
+	// maxMailsInFlight bounds the reset emails being prepared or sent at
+	// once; beyond it a request is answered as usual and its mail dropped.
+	maxMailsInFlight = 16
+	// mailDelay is how long after its answer a reset email is prepared.
+	mailDelay = 50 * time.Millisecond
 	// resendAfter is how long a new email request for the same user sends
 	// nothing, so that nobody can flood a mailbox through the registry.
 	resendAfter = time.Minute
@@ -32,13 +37,15 @@ const (
 	msgResetUnavailable = "Password reset is not available on this registry: ask its operator to set a new password for you (nessemble-registry passwd)"
 	msgNoSuchUser       = "User does not exist"
 	msgQRGone           = "This QR code was already fetched, or it expired: run nessemble forgotpassword again"
-	msgNoReset          = "No password reset is pending for this user: run nessemble forgotpassword first"
-	msgMismatch         = "Username mismatch: the request body names another user than its authorization"
-	msgWrongToken       = "Wrong reset token: give the token from the email, or the code your authenticator app shows now"
-	msgCancelled        = "This password reset was cancelled after too many wrong codes: run nessemble forgotpassword again"
-	msgExpired          = "This reset token has expired: run nessemble forgotpassword again"
-	msgUsed             = "This reset token was already used: run nessemble forgotpassword again for a new one"
-	msgNoAuthorization  = "Missing authorization: nessemble resetpassword signs the request with your reset token"
+	// msgBadReset answers every failure before the signature checks out
+	// (unknown user, no reset pending, a body naming another user, a
+	// wrong token), so that the answer does not tell whether an account
+	// exists.
+	msgBadReset        = "Wrong reset token, or no password reset is pending for this user: give the token from the email or the code your authenticator app shows now, or run nessemble forgotpassword again"
+	msgCancelled       = "This password reset was cancelled after too many wrong codes: run nessemble forgotpassword again"
+	msgExpired         = "This reset token has expired: run nessemble forgotpassword again"
+	msgUsed            = "This reset token was already used: run nessemble forgotpassword again for a new one"
+	msgNoAuthorization = "Missing authorization: nessemble resetpassword signs the request with your reset token"
 )
 
 // forgotAnswer is the body of a successful forgotpassword. The client
@@ -61,30 +68,60 @@ func (s *Server) handleForgotPassword(c *call) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.db.UserByLogin(c.r.Context(), f[0])
-	found := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
 	if s.cfg.SMTP.Enabled() {
-		// The answer is the same whether the user exists or not, and it
-		// goes out before any work is done for a real user.
-		if found {
-			s.background.Go(func() { s.mailReset(u) })
+		// The answer is the same whether the name is an account or not,
+		// and so is its cost: the name is looked up, and the mail
+		// prepared and sent, only once the answer has gone out.
+		if err := c.json(http.StatusOK, forgotAnswer{Email: true}, noStore); err != nil {
+			return err
 		}
-		return c.json(http.StatusOK, forgotAnswer{Email: true}, noStore)
+		http.NewResponseController(c.ResponseWriter).Flush()
+		s.queueResetMail(f[0])
+		return nil
 	}
-	if !found {
+	// An authenticator QR code is handed to whoever names the account,
+	// so here the account's existence is no secret (README: --reset-qr).
+	u, err := s.db.UserByLogin(c.r.Context(), f[0])
+	if errors.Is(err, store.ErrNotFound) {
 		return userError(http.StatusNotFound, msgNoSuchUser)
+	}
+	if err != nil {
+		return err
 	}
 	return s.qrReset(c, u)
 }
 
-// mailReset creates a reset for u and emails its token. It runs after the
-// answer was sent, so failures are only logged.
-func (s *Server) mailReset(u store.User) {
+// queueResetMail sends a reset email to the account login names, if any,
+// in the background.
+func (s *Server) queueResetMail(login string) {
+	select {
+	case s.mailSlots <- struct{}{}:
+		s.background.Add(1)
+		// Later, not at once: on the same cores, the lookup would still
+		// slow the answer's last bytes, or the client reading them.
+		time.AfterFunc(mailDelay, func() {
+			defer s.background.Done()
+			defer func() { <-s.mailSlots }()
+			s.mailReset(login)
+		})
+	default:
+		s.log.Warn("password reset email dropped: too many being sent at once")
+	}
+}
+
+// mailReset creates a reset for the account login names and emails its
+// token. It runs after the answer was sent, so failures are only logged.
+func (s *Server) mailReset(login string) {
 	ctx, cancel := context.WithTimeout(context.Background(), mailTimeout)
 	defer cancel()
+	u, err := s.db.UserByLogin(ctx, login)
+	if errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		s.log.Error("password reset", "err", err)
+		return
+	}
 	log := s.log.With("user", u.Username)
 	now := s.now()
 	token, err := auth.NewToken()
@@ -205,38 +242,22 @@ func (s *Server) handleResetPassword(c *call) error {
 	}
 
 	ctx := c.r.Context()
-	u, err := s.db.UserByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
-		return userError(http.StatusUnauthorized, msgNoReset) // as for a user without a reset
-	}
-	if err != nil {
-		return err
-	}
-	if !strings.EqualFold(username, u.Username) && !strings.EqualFold(username, u.Email) {
-		return userError(http.StatusUnauthorized, msgMismatch)
-	}
-	r, err := s.db.ResetOf(ctx, u.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return userError(http.StatusUnauthorized, msgNoReset)
-	}
-	if err != nil {
-		return err
-	}
-
 	now := s.now()
-	state := r.State(now)
-	if state == store.ResetCancelled {
-		return userError(http.StatusUnauthorized, msgCancelled)
+	r, err := s.db.ResetByLogin(ctx, login)
+	found := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
-	// An emailed token is 256 random bits, a TOTP code only six digits:
-	// codes are accepted only for the QR resets that need them, and there
-	// a few wrong ones cancel the reset.
-	keys := []string{r.Token}
-	if r.QR {
-		keys = auth.ResetKeys(r.Token, now)
-	}
-	if !verifyAny(keys, mac) {
-		if r.QR && state == store.ResetLive {
+	// Until the signature checks out, every failure answers msgBadReset
+	// after the same work: one query, and as many keys tried as a real
+	// reset of this registry's kind has.
+	keys := s.resetKeys(r, found, now)
+	signed := verifyAny(keys, mac)
+	sameUser := strings.EqualFold(username, r.Username) || strings.EqualFold(username, r.Email)
+	if !found || !sameUser || !signed {
+		// An emailed token is 256 random bits, a TOTP code only six
+		// digits: a few wrong codes cancel a QR reset.
+		if found && r.QR && !signed && r.State(now) == store.ResetLive {
 			n, err := s.db.FailReset(ctx, r.ID)
 			if err != nil {
 				return err
@@ -245,9 +266,11 @@ func (s *Server) handleResetPassword(c *call) error {
 				return userError(http.StatusUnauthorized, msgCancelled)
 			}
 		}
-		return userError(http.StatusUnauthorized, msgWrongToken)
+		return userError(http.StatusUnauthorized, msgBadReset)
 	}
-	switch state {
+	switch r.State(now) {
+	case store.ResetCancelled:
+		return userError(http.StatusUnauthorized, msgCancelled)
 	case store.ResetUsed:
 		return userError(http.StatusUnauthorized, msgUsed)
 	case store.ResetExpired:
@@ -264,9 +287,24 @@ func (s *Server) handleResetPassword(c *call) error {
 	} else if err != nil {
 		return err
 	}
-	s.log.Info("password reset", "user", u.Username, "remote", clientAddr(c.r))
+	s.log.Info("password reset", "user", r.Username, "remote", clientAddr(c.r))
 	c.write(http.StatusOK, "application/json", []byte("{}"), noStore)
 	return nil
+}
+
+// resetKeys are the keys a reset request may be signed with: the token,
+// and for a QR reset its current TOTP codes. Without a reset they are
+// those of the server's decoy token, of the kind this registry hands out.
+func (s *Server) resetKeys(r store.Reset, found bool, now time.Time) []string {
+	token, qr := r.Token, r.QR
+	if !found {
+		token, qr = s.decoyKey, !s.cfg.SMTP.Enabled()
+	}
+	if qr {
+		// Codes are accepted only for the QR resets that need them.
+		return auth.ResetKeys(token, now)
+	}
+	return []string{token}
 }
 
 // verifyAny reports whether mac signs the reset request under one of keys.

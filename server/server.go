@@ -15,6 +15,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/nessemble/nessemble-registry/auth"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -112,7 +113,11 @@ type Server struct {
 	refMu sync.Mutex
 	ref   *refCache
 
-	mailMu sync.Mutex // see createMailReset
+	mailMu    sync.Mutex    // see createMailReset
+	mailSlots chan struct{} // see queueResetMail
+	// decoyKey stands in for the token of a user that does not exist, so
+	// that checking a signature costs the same either way.
+	decoyKey string
 
 	front front // see front.go
 	// background counts work an answer left running (reset emails), which
@@ -137,6 +142,8 @@ func New(cfg Config, db *store.DB, log *slog.Logger) *Server {
 	s.cache = newRespCache(db)
 	s.maxAge = []string{"max-age=" + strconv.Itoa(int(cfg.MaxAge/time.Second))}
 	s.guard = newGuard()
+	s.mailSlots = make(chan struct{}, maxMailsInFlight)
+	s.decoyKey, _ = auth.NewToken() // crypto/rand never fails since Go 1.24
 	s.access = newAccessLog(cfg.AccessLog, cfg.AccessLogJSON)
 	s.router, s.reads = s.routes()
 	return s

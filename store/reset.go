@@ -24,6 +24,7 @@ type Reset struct {
 	ID       int64
 	UserID   int64
 	Username string
+	Email    string
 	// Token is the reset credential: the HMAC key of the reset request.
 	Token string
 	// QR is set when the token was handed out as an authenticator QR code;
@@ -76,7 +77,7 @@ func (db *DB) CreateReset(ctx context.Context, userID int64, token, qrID string,
 			userID, millis(now.Add(-resetRetention))); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT username FROM users WHERE id = ?`, userID).Scan(&r.Username); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT username, email FROM users WHERE id = ?`, userID).Scan(&r.Username, &r.Email); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO resets (user_id, token, qr, qr_id, created_at, expires_at)
@@ -90,7 +91,7 @@ func (db *DB) CreateReset(ctx context.Context, userID int64, token, qrID string,
 	return r, err
 }
 
-const resetColumns = `SELECT r.id, r.user_id, u.username, r.token, r.qr, COALESCE(r.qr_id, ''),
+const resetColumns = `SELECT r.id, r.user_id, u.username, u.email, r.token, r.qr, COALESCE(r.qr_id, ''),
 	r.created_at, r.expires_at, r.used_at IS NOT NULL, r.failures
 	FROM resets r JOIN users u ON u.id = r.user_id `
 
@@ -99,7 +100,7 @@ func scanReset(row *sql.Row) (Reset, error) {
 		r                Reset
 		created, expires int64
 	)
-	err := row.Scan(&r.ID, &r.UserID, &r.Username, &r.Token, &r.QR, &r.QRID, &created, &expires, &r.Used, &r.Failures)
+	err := row.Scan(&r.ID, &r.UserID, &r.Username, &r.Email, &r.Token, &r.QR, &r.QRID, &created, &expires, &r.Used, &r.Failures)
 	if err != nil {
 		return Reset{}, translate(err)
 	}
@@ -111,6 +112,14 @@ func scanReset(row *sql.Row) (Reset, error) {
 // user has none.
 func (db *DB) ResetOf(ctx context.Context, userID int64) (Reset, error) {
 	return scanReset(db.rd.QueryRowContext(ctx, resetColumns+`WHERE r.user_id = ?`, userID))
+}
+
+// ResetByLogin returns the reset of the user a login names, as
+// UserByLogin finds them; ErrNotFound when there is no such user or the
+// user has no reset. It is one query either way, so that its time does
+// not tell which.
+func (db *DB) ResetByLogin(ctx context.Context, login string) (Reset, error) {
+	return scanReset(db.rd.QueryRowContext(ctx, resetColumns+`WHERE r.user_id = (`+userIDByLogin+`)`, login))
 }
 
 // FailReset counts a wrong code against the reset and returns how many

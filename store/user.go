@@ -37,6 +37,12 @@ func (db *DB) CreateUser(ctx context.Context, u User) (User, error) {
 	return u, err
 }
 
+// userIDByLogin selects the id of the user whose username or, failing
+// that, email is ?1, both case-insensitive.
+const userIDByLogin = `SELECT id FROM users WHERE username = ?1 OR email = ?1 ORDER BY username = ?1 DESC LIMIT 1`
+
+const userColumns = `SELECT id, username, email, name, password_hash, created_at FROM users `
+
 // UserByLogin finds a user by username or, failing that, by email, both
 // case-insensitive.
 func (db *DB) UserByLogin(ctx context.Context, login string) (User, error) {
@@ -44,11 +50,49 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (User, error) {
 		u       User
 		created int64
 	)
-	err := db.rd.QueryRowContext(ctx, `SELECT id, username, email, name, password_hash, created_at
-		FROM users WHERE username = ?1 OR email = ?1 ORDER BY username = ?1 DESC LIMIT 1`, login).
+	err := db.rd.QueryRowContext(ctx, userColumns+`WHERE id = (`+userIDByLogin+`)`, login).
 		Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created)
 	u.Created = fromMillis(created)
 	return u, translate(err)
+}
+
+// UserTokens returns the user a login names, as UserByLogin finds them,
+// and the user's live login tokens, newest first. It is one query whether
+// or not the user exists, so that checking a signature takes as long
+// either way; ErrNotFound when there is no such user.
+func (db *DB) UserTokens(ctx context.Context, login string) (User, []string, error) {
+	rows, err := db.rd.QueryContext(ctx, `SELECT u.id, u.username, u.email, u.name, u.password_hash, u.created_at, t.token
+		FROM users u LEFT JOIN tokens t ON t.user_id = u.id AND t.expires_at > ?2
+		WHERE u.id = (`+userIDByLogin+`) ORDER BY t.id DESC LIMIT ?3`, login, millis(db.now()), MaxTokensPerUser)
+	if err != nil {
+		return User{}, nil, err
+	}
+	defer rows.Close()
+	var (
+		u      User
+		tokens []string
+		found  bool
+	)
+	for rows.Next() {
+		var (
+			created int64
+			token   sql.NullString
+		)
+		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created, &token); err != nil {
+			return User{}, nil, err
+		}
+		u.Created, found = fromMillis(created), true
+		if token.Valid {
+			tokens = append(tokens, token.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return User{}, nil, err
+	}
+	if !found {
+		return User{}, nil, ErrNotFound
+	}
+	return u, tokens, nil
 }
 
 // SetPassword replaces a user's password hash, revokes all the user's
