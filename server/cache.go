@@ -1,6 +1,9 @@
 package server
 
 import (
+	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/nessemble/nessemble-registry/store"
@@ -13,7 +16,13 @@ import (
 // empties itself when the count moves.
 const (
 	maxCacheEntries = 4096
-	maxCacheBytes   = 16 << 20
+	// maxCacheBytes bounds everything the entries hold: keys, bodies and
+	// header values (entryOverhead stands for the latter and the map).
+	maxCacheBytes = 16 << 20
+	entryOverhead = 256
+	// maxCacheKey leaves out of the cache reads with longer keys: a
+	// Host, path and query of that length are nobody's ordinary read.
+	maxCacheKey = 1024
 )
 
 // cached is one rendered answer with its header values ready to share.
@@ -63,23 +72,99 @@ func (rc *respCache) put(key string, e *cached, gen int64) {
 	}
 	// Keys include query strings anyone can vary; when full, start over
 	// rather than track recency: the hot entries come back at once.
-	if len(rc.entries) >= maxCacheEntries || rc.bytes+len(e.body) > maxCacheBytes {
+	if len(rc.entries) >= maxCacheEntries || rc.bytes+entrySize(key, e) > maxCacheBytes {
 		rc.entries = make(map[string]*cached)
 		rc.bytes = 0
 	}
 	if old := rc.entries[key]; old != nil {
-		rc.bytes -= len(old.body)
+		rc.bytes -= entrySize(key, old)
 	}
 	rc.entries[key] = e
-	rc.bytes += len(e.body)
+	rc.bytes += entrySize(key, e)
+}
+
+// stats reports how many answers the cache holds and the bytes it counts
+// for them.
+func (rc *respCache) stats() (entries, bytes int) {
+	rc.mu.RLock()
+	defer rc.mu.RUnlock()
+	if rc.gen != rc.db.Changes() {
+		return 0, 0 // stale: the next put starts afresh
+	}
+	return len(rc.entries), rc.bytes
+}
+
+func entrySize(key string, e *cached) int { return len(key) + len(e.body) + entryOverhead }
+
+// Query parameters of the cached reads. The cache key holds only those
+// its route uses, so that others neither add entries nor miss the cache.
+var (
+	listParams       = []string{"page", "per_page", "sort_by", "order"}
+	searchQueryParam = []string{"q", "page", "per_page"} // /search?q=TERM
+	pageParams       = []string{"page", "per_page"}
+)
+
+// readQuery tells whether a path is one of the cached reads (the read
+// routes of routes()) and, if so, the parameters its handler reads.
+func readQuery(path string) (params []string, cached bool) {
+	switch {
+	case path == "/":
+		return listParams, true
+	case path == "/search":
+		return searchQueryParam, true
+	case strings.HasPrefix(path, "/search/"):
+		return pageParams, true
+	case strings.HasPrefix(path, "/package/"):
+		return nil, true // documents, READMEs and tarballs take none
+	}
+	return nil, false
+}
+
+// normalQuery keeps of a query string the first non-empty value of each
+// of params, in their order, escaped canonically. Handlers of cached
+// reads see only this query, so their answer depends on nothing the
+// cache key leaves out.
+func normalQuery(raw string, params []string) string {
+	if raw == "" || len(params) == 0 {
+		return ""
+	}
+	q, _ := url.ParseQuery(raw) // what the handler would see of a bad one
+	var b strings.Builder
+	for _, p := range params {
+		if v := q.Get(p); v != "" {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(p)
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(v))
+		}
+	}
+	return b.String()
 }
 
 // cacheKey names a read answer: what the client is (the nessemble client
-// gets trimmed JSON), the link base, the route and the query.
-func cacheKey(legacy bool, base, path, rawQuery string) string {
-	k := "f"
+// gets trimmed JSON), the link base, the route and the normalised query.
+// The lengths of base and path go before them, so that no two requests
+// share a key (a path may hold "?" and NUL once decoded). It is "" for a
+// read the cache leaves out.
+func cacheKey(legacy bool, base, path, query string) string {
+	var buf [maxCacheKey]byte
+	b := buf[:0]
 	if legacy {
-		k = "l"
+		b = append(b, 'l')
+	} else {
+		b = append(b, 'f')
 	}
-	return k + base + "\x00" + path + "?" + rawQuery
+	b = strconv.AppendInt(b, int64(len(base)), 10)
+	b = append(b, ':')
+	b = append(b, base...)
+	b = strconv.AppendInt(b, int64(len(path)), 10)
+	b = append(b, ':')
+	b = append(b, path...)
+	b = append(b, query...)
+	if len(b) > maxCacheKey {
+		return ""
+	}
+	return string(b)
 }

@@ -339,19 +339,6 @@ func validHeaderValue(s string) bool {
 	return true
 }
 
-func validHost(s string) bool {
-	if s == "" || len(s) > 255 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-.:[]_", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
 // answerCached answers a plain read from the answer cache, with the same
 // status, headers and body as serveHTTP would send. It reports whether it
 // answered, and whether the connection stays open.
@@ -365,10 +352,18 @@ func (s *Server) answerCached(c *frontConn, head []byte) (answered, keepOpen boo
 	}
 	legacy := legacyClient(r.userAgent)
 	path, base := s.route(r.host, r.path)
-	key := cacheKey(legacy, base, path, r.query)
+	params, ok := readQuery(path)
+	if !ok {
+		return false, false
+	}
+	query := normalQuery(r.query, params)
+	key := cacheKey(legacy, base, path, query)
+	if key == "" {
+		return false, false
+	}
 	e := s.cache.get(key)
 	if e == nil && s.limiter.allows(c.remote, time.Now()) {
-		s.fill(legacy, r.path, r.query, path, base, key)
+		s.fill(legacy, r.path, query, path, base, key)
 		e = s.cache.get(key)
 	}
 	if e == nil {

@@ -210,20 +210,33 @@ const statusPage = `<!DOCTYPE html>
 <body><h1>nessemble registry</h1><p>Status: ok</p></body></html>
 `
 
+// statusMaxAge is how long clients may cache /status: a read, as the API
+// documentation has it, but one whose counts and uptime move.
+const statusMaxAge = 5 * time.Second
+
 func (s *Server) handleStatus(c *call) error {
+	c.maxAge = statusMaxAge
+	c.Header()["Vary"] = hdrVaryAccept
 	if !accepts(c.r.Header.Get("Accept"), "application/json") {
-		c.write(http.StatusOK, "text/html", []byte(statusPage), noStore)
+		c.write(http.StatusOK, "text/html", []byte(statusPage), clientCache)
 		return nil
 	}
 	pkgs, users, err := s.db.Counts(c.r.Context())
 	if err != nil {
 		return err
 	}
+	type cacheStats struct {
+		Entries int `json:"entries"`
+		Bytes   int `json:"bytes"`
+	}
+	var cs cacheStats
+	cs.Entries, cs.Bytes = s.cache.stats()
 	return c.json(http.StatusOK, struct {
-		Status   string `json:"status"`
-		Version  string `json:"version"`
-		Packages int    `json:"packages"`
-		Users    int    `json:"users"`
-		Uptime   int64  `json:"uptime_seconds"`
-	}{"ok", s.cfg.Version, pkgs, users, int64(time.Since(s.started) / time.Second)}, noStore)
+		Status   string     `json:"status"`
+		Version  string     `json:"version"`
+		Packages int        `json:"packages"`
+		Users    int        `json:"users"`
+		Uptime   int64      `json:"uptime_seconds"`
+		Cache    cacheStats `json:"cache"`
+	}{"ok", s.cfg.Version, pkgs, users, int64(time.Since(s.started) / time.Second), cs}, clientCache)
 }

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -37,8 +38,10 @@ type call struct {
 	// gen is the store's change count before the answer was rendered.
 	cacheKey string
 	gen      int64
-	status   int
-	bytes    int
+	// maxAge, when set, replaces the server's max-age for this answer.
+	maxAge time.Duration
+	status int
+	bytes  int
 }
 
 // handler serves one route; an error goes to the error sink.
@@ -104,9 +107,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		c.fail(userError(http.StatusNotAcceptable, "API version "+v+" is not supported; this registry speaks version 1"))
 		return
 	}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	if !validHost(r.Host) && (r.Host != "" || s.cfg.BaseURL == "") {
+		// Without --base-url the Host goes into every link of an answer.
+		c.fail(userError(http.StatusBadRequest, "Invalid Host header: give the registry's host name or address, and port"))
+		return
+	}
+	if params, ok := readQuery(c.path); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		r.URL.RawQuery = normalQuery(r.URL.RawQuery, params)
 		c.cacheKey, c.gen = cacheKey(c.legacy, c.base, c.path, r.URL.RawQuery), s.db.Changes()
-		if e := s.cache.get(c.cacheKey); e != nil {
+		if e := s.cache.get(c.cacheKey); c.cacheKey != "" && e != nil {
 			c.send(e)
 			return
 		}
@@ -245,8 +254,13 @@ func (c *call) send(e *cached) {
 		h["Content-Disposition"] = e.disposition
 		h["X-Integrity"] = e.integrity
 	}
-	h["Cache-Control"] = c.s.maxAge
-	h["Expires"] = c.s.perSecond(c.start).expires
+	if c.maxAge > 0 {
+		h["Cache-Control"] = []string{"max-age=" + strconv.Itoa(int(c.maxAge/time.Second))}
+		h["Expires"] = []string{c.start.Add(c.maxAge).UTC().Format(http.TimeFormat)}
+	} else {
+		h["Cache-Control"] = c.s.maxAge
+		h["Expires"] = c.s.perSecond(c.start).expires
+	}
 	if inm := c.r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, e.etag[0]) {
 		c.finish(http.StatusNotModified, nil)
 		return
@@ -418,6 +432,42 @@ func (c *call) clientRead() bool {
 // it to printf as the format: a "%" there would crash it.
 func safeMessage(s string) string {
 	return strings.ReplaceAll(s, "%", "％")
+}
+
+// validHost reports whether a Host header can go into links: a name or
+// IPv4 address, or an IPv6 address in brackets, then an optional port;
+// 255 bytes at most.
+func validHost(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	host := s
+	if i := strings.LastIndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i:], ']') < 0 {
+		host = s[:i]
+		port := s[i+1:]
+		if port == "" || len(port) > 5 {
+			return false
+		}
+		for j := 0; j < len(port); j++ {
+			if port[j] < '0' || port[j] > '9' {
+				return false
+			}
+		}
+	}
+	if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		a, err := netip.ParseAddr(host[1 : len(host)-1])
+		return err == nil && a.Is6() && a.Zone() == ""
+	}
+	if host == "" {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func clientAddr(r *http.Request) string { return addrHost(r.RemoteAddr) }
