@@ -67,15 +67,18 @@ var manifestFields = []string{"title", "description", "version", "author", "lice
 var manifestTitleRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 // manifestReservedTitles are titles that cannot name a package: `publish`
-// is the route /package/publish; the device names cannot be folder names on
-// Windows, where the client installs into packages/TITLE/.
-var manifestReservedTitles = map[string]bool{
-	"publish": true,
-	"con":     true, "prn": true, "aux": true, "nul": true,
-	"com1": true, "com2": true, "com3": true, "com4": true, "com5": true,
-	"com6": true, "com7": true, "com8": true, "com9": true,
-	"lpt1": true, "lpt2": true, "lpt3": true, "lpt4": true, "lpt5": true,
-	"lpt6": true, "lpt7": true, "lpt8": true, "lpt9": true,
+// is the route /package/publish.
+var manifestReservedTitles = map[string]bool{"publish": true}
+
+// windowsDevices are the names Windows keeps for devices, whatever the
+// extension: the client installs into packages/TITLE/, and on Windows a
+// folder named `nul.asm` or `con.tar.gz` is the device, not a folder.
+var windowsDevices = map[string]bool{
+	"con": true, "prn": true, "aux": true, "nul": true,
+	"com0": true, "com1": true, "com2": true, "com3": true, "com4": true,
+	"com5": true, "com6": true, "com7": true, "com8": true, "com9": true,
+	"lpt0": true, "lpt1": true, "lpt2": true, "lpt3": true, "lpt4": true,
+	"lpt5": true, "lpt6": true, "lpt7": true, "lpt8": true, "lpt9": true,
 }
 
 // manifestClientKeys are the JSON keys the nessemble client looks up by
@@ -91,8 +94,10 @@ var manifestClientKeys = map[string]bool{
 //
 //   - title: 1-64 characters a-z, 0-9, '.', '_' and '-', starting with a
 //     letter or digit (so never "." or ".."). It becomes a URL segment and a
-//     folder name on the user's disk, hence lowercase only. "publish"
-//     (a route) and Windows device names (con, nul, com1, ...) are reserved.
+//     folder name on the user's disk, hence lowercase only, and nothing
+//     Windows cannot make a folder of: a device name (con, nul, com1, ...)
+//     with or without an extension, or a name ending in a dot. "publish"
+//     (a route) is reserved.
 //   - description: one line of 1-200 printable characters.
 //   - version: Semantic Versioning 2.0.0.
 //   - author: a username, 1-32 characters A-Z, a-z, 0-9, '.', '_' and '-',
@@ -139,6 +144,16 @@ func validateTitle(title string) error {
 	}
 	if manifestReservedTitles[title] || manifestClientKeys[title] {
 		return &Error{Msg: "The title `" + title + "` is reserved; choose another one."}
+	}
+	// Windows ignores everything from the first dot on when it looks for
+	// a device name.
+	if base, _, _ := strings.Cut(title, "."); windowsDevices[base] {
+		return &Error{Msg: "The title `" + title + "` cannot be a folder on Windows (`" + base + "` is a device name there, whatever follows it); choose another one."}
+	}
+	// Windows drops a folder name's final dots, so `foo.` would install
+	// into `foo`.
+	if strings.HasSuffix(title, ".") {
+		return &Error{Msg: "Invalid title: it cannot end with a dot (Windows drops final dots from folder names); choose another one."}
 	}
 	return nil
 }
