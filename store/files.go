@@ -15,6 +15,9 @@ import (
 // the same publish works once the operator has made room.
 var ErrNoSpace = errors.New("no space left for the data folder")
 
+// uploadPrefix begins the name of every temporary file put writes.
+const uploadPrefix = "upload-"
+
 // files keeps tarballs on disk, named by their SHA-1 so that no path is
 // ever built from user input and a file, once written, never changes.
 type files struct {
@@ -58,26 +61,41 @@ func (f files) put(shasum string, data []byte) (created bool, err error) {
 			}
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Join(f.dir, tmpDir), "upload-*")
+	tmp, err := os.CreateTemp(filepath.Join(f.dir, tmpDir), uploadPrefix+"*")
 	if err != nil {
 		return false, putError(err)
 	}
-	defer os.Remove(tmp.Name()) // no-op once renamed
-	_, err = tmp.Write(data)
+	// The temp file stays locked for as long as it has its temp name, so
+	// it is closed only after the rename: a sweep removes only the temp
+	// files it can lock (see DB.sweep).
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(tmp.Name())
+		}
+		tmp.Close()
+	}()
+	err = lockFile(tmp)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
 	if err == nil && !f.noSync {
 		err = tmp.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), final)
+		renamed = err == nil
 	}
 	if err == nil && !f.noSync {
 		err = syncDir(dir)
 	}
+	if err == nil {
+		err = tmp.Close()
+	}
 	if err != nil {
-		return false, putError(err)
+		// Once renamed, the file is this publish's to remove, unless it
+		// replaced one of the wrong size that a stored version may name.
+		return renamed && !existed, putError(err)
 	}
 	return !existed, nil
 }
