@@ -17,9 +17,11 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check",
 		Short: "Verify the data folder: schema, tarballs and their SHA-1, leftover files",
 		Long: `Verify the data folder: the schema version, SQLite's consistency check,
-that every version's tarball is present and matches its SHA-1, and that no
-orphaned or temporary files are left behind. Exits non-zero on any
-problem. With --repair, orphaned and temporary files are removed; a
+that every version's tarball is present and matches its SHA-1, and that
+nothing else is there. Exits non-zero on damage. Leftovers of a publish
+interrupted by a crash (a temporary upload, a tarball no version names)
+are listed but are not damage: serve removes them when it starts. With
+--repair, leftovers and files the registry did not write are removed; a
 missing or damaged tarball cannot be repaired and still fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -35,13 +37,15 @@ missing or damaged tarball cannot be repaired and still fails.`,
 			out := cmd.OutOrStdout()
 			unrepaired := 0
 			for _, p := range probs {
-				mark := "problem"
-				if p.Repair {
-					mark = "removed"
-				} else {
+				switch {
+				case p.Repair:
+					fmt.Fprintf(out, "removed: %s: %s\n", p.Path, p.What)
+				case p.Leftover:
+					fmt.Fprintf(out, "leftover: %s (%s; serve removes it at start, check --repair now)\n", p.Path, p.What)
+				default:
+					fmt.Fprintf(out, "problem: %s: %s\n", p.Path, p.What)
 					unrepaired++
 				}
-				fmt.Fprintf(out, "%s: %s: %s\n", mark, p.Path, p.What)
 			}
 			if unrepaired > 0 {
 				return fmt.Errorf("check found %d problem(s)", unrepaired)
@@ -51,6 +55,6 @@ missing or damaged tarball cannot be repaired and still fails.`,
 		},
 	}
 	dataFlag(cmd, &data)
-	cmd.Flags().BoolVar(&repair, "repair", false, "remove orphaned and temporary files")
+	cmd.Flags().BoolVar(&repair, "repair", false, "remove leftovers and files the registry did not write")
 	return cmd
 }

@@ -33,15 +33,35 @@ func TestCheckCommand(t *testing.T) {
 		t.Fatalf("clean folder: %q %v", out, err)
 	}
 
+	// Leftovers of a killed publish are listed, and are no failure.
 	leftover := filepath.Join(data, "tmp", "upload-1")
+	orphan := filepath.Join(data, "tarballs", "ff", strings.Repeat("f", 40)+".tar.gz")
 	os.WriteFile(leftover, []byte("half"), 0o600)
+	os.MkdirAll(filepath.Dir(orphan), 0o750)
+	os.WriteFile(orphan, []byte("whole"), 0o600)
 	out, err := runCheck(t, data)
-	if err == nil || !strings.Contains(out, "problem: "+leftover+": temporary file") {
-		t.Errorf("leftover file: %q %v", out, err)
+	want := "leftover: " + orphan + " (tarball of an interrupted publish, no version refers to it; serve removes it at start, check --repair now)\n" +
+		"leftover: " + leftover + " (temporary upload of an interrupted publish; serve removes it at start, check --repair now)\n" +
+		"ok\n"
+	if err != nil || out != want {
+		t.Errorf("leftovers: %q %v, want %q", out, err, want)
 	}
 	out, err = runCheck(t, data, "--repair")
-	if err != nil || !strings.Contains(out, "removed: "+leftover) || !strings.HasSuffix(out, "ok\n") {
+	if err != nil || !strings.Contains(out, "removed: "+leftover) || !strings.Contains(out, "removed: "+orphan) || !strings.HasSuffix(out, "ok\n") {
 		t.Errorf("repair: %q %v", out, err)
+	}
+	if out, err := runCheck(t, data); err != nil || out != "ok\n" {
+		t.Errorf("after repair: %q %v", out, err)
+	}
+
+	// A file no publish writes is for the operator to look at.
+	stray := filepath.Join(data, "tmp", "notes.txt")
+	os.WriteFile(stray, []byte("mine"), 0o600)
+	if out, err := runCheck(t, data); err == nil || out != "problem: "+stray+": file the registry did not write\n" {
+		t.Errorf("stray file: %q %v", out, err)
+	}
+	if out, err := runCheck(t, data, "--repair"); err != nil || out != "removed: "+stray+": file the registry did not write\nok\n" {
+		t.Errorf("repair of a stray file: %q %v", out, err)
 	}
 
 	tarball := filepath.Join(data, "tarballs", v.Shasum[:2], v.Shasum+".tar.gz")

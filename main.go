@@ -168,6 +168,20 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	// A killed publish leaves a file behind (store.Problem.Leftover):
+	// removed at every start, they never pile up. They do no harm
+	// meanwhile, so failing to remove them stops nothing.
+	left, err := db.RemoveLeftovers(ctx)
+	if err != nil {
+		log.Warn("could not look for leftovers of interrupted publishes", "err", err)
+	}
+	for _, p := range left {
+		if p.Repair {
+			log.Info("removed leftover", "path", p.Path, "what", p.What)
+		} else {
+			log.Warn("could not remove leftover", "path", p.Path, "what", p.What)
+		}
+	}
 	if err := loadDefaultReference(ctx, db); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -12,17 +13,24 @@ import (
 	"strings"
 )
 
-// Problem is one thing Check found wrong with the data folder.
+// Problem is one thing Check found in the data folder: damage, or a
+// leftover.
 type Problem struct {
-	Path   string // file or table the problem is about
-	What   string
-	Repair bool // Check removed the file
+	Path string // file or table the problem is about
+	What string
+	// Leftover marks a file that a process which is gone left behind: the
+	// temporary upload, or the renamed tarball, of a publish killed before
+	// its row committed. It holds nothing a 201 promised, so it is not
+	// damage; serve removes it at start.
+	Leftover bool
+	Repair   bool // the file was removed
 }
 
 // Check verifies the data folder: the schema level, SQLite's own
 // consistency check, every version's tarball present with the SHA-1 its
-// row names, and no orphaned or temporary files. With repair, orphans and
-// temporary files are removed (they hold nothing a 201 promised).
+// row names, and no files beside them (leftovers, or files the registry
+// never writes). With repair, those files are removed (they hold nothing
+// a 201 promised).
 func (db *DB) Check(ctx context.Context, repair bool) ([]Problem, error) {
 	var probs []Problem
 	have, want, err := db.SchemaVersion(ctx)
@@ -69,71 +77,127 @@ func (db *DB) Check(ctx context.Context, repair bool) ([]Problem, error) {
 		return nil, err
 	}
 
-	// Orphans are looked for under the write lock that Publish holds from
-	// writing its tarball to committing its row, so that a publish under
-	// way, in a server running meanwhile, is never taken for a leftover.
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		orphans, err := db.orphans(ctx, tx, repair)
-		probs = append(probs, orphans...)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return probs, nil
+	strays, err := db.sweep(ctx, func(Problem) bool { return repair })
+	return append(probs, strays...), err
 }
 
-// orphans lists (and with repair removes) tarballs no version refers to
-// and files left in the temp folder.
-func (db *DB) orphans(ctx context.Context, tx *sql.Tx, repair bool) ([]Problem, error) {
+// RemoveLeftovers removes what killed publishes left behind (see
+// Problem.Leftover) and returns it; serve calls it at start so that
+// leftovers never pile up. Files the registry never writes are left
+// for check to report.
+func (db *DB) RemoveLeftovers(ctx context.Context) ([]Problem, error) {
+	strays, err := db.sweep(ctx, func(p Problem) bool { return p.Leftover })
+	var left []Problem
+	for _, p := range strays {
+		if p.Leftover {
+			left = append(left, p)
+		}
+	}
+	return left, err
+}
+
+// sweep lists the files beside the stored tarballs, and removes each one
+// that remove says to.
+//
+// A file is only a leftover if no live process is still writing it, and
+// two guards make sure of that. The sweep runs under the write lock that
+// Publish holds from creating its temporary file to committing its row,
+// in whichever process: so no publish is under way meanwhile, and every
+// tarball of a committed row is known. And a temporary file is locked
+// (flock) by its writer, as long as it exists under that name (see
+// files.put): one that cannot be locked belongs to a live process and is
+// skipped, even one that does not take the write lock. Both locks die
+// with their process, so a crash never leaves one held.
+func (db *DB) sweep(ctx context.Context, remove func(Problem) bool) ([]Problem, error) {
+	var probs []Problem
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		known, err := shasums(ctx, tx)
+		if err != nil {
+			return err
+		}
+		err = filepath.WalkDir(filepath.Join(db.dir, tarballDir), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			sum, _ := strings.CutSuffix(d.Name(), ".tar.gz")
+			if known[sum] {
+				return nil
+			}
+			// Only a name Publish would have given is a leftover.
+			pr := Problem{Path: p, What: "file the registry did not write"}
+			if want, err := db.files.path(sum); err == nil && want == p && d.Type().IsRegular() {
+				pr = Problem{Path: p, What: "tarball of an interrupted publish, no version refers to it", Leftover: true}
+			}
+			probs = append(probs, removeIf(pr, remove))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		tmps, err := os.ReadDir(filepath.Join(db.dir, tmpDir))
+		if err != nil {
+			return err
+		}
+		for _, t := range tmps {
+			p := filepath.Join(db.dir, tmpDir, t.Name())
+			if !strings.HasPrefix(t.Name(), uploadPrefix) || !t.Type().IsRegular() {
+				probs = append(probs, removeIf(Problem{Path: p, What: "file the registry did not write"}, remove))
+				continue
+			}
+			pr, ok, err := sweepTemp(p, remove)
+			if err != nil {
+				return err
+			}
+			if ok {
+				probs = append(probs, pr)
+			}
+		}
+		return nil
+	})
+	return probs, err
+}
+
+// sweepTemp looks at one temporary upload: ok is false when a live
+// process holds it (or it is gone already). It is removed, if at all,
+// while locked, so that its writer cannot be midway.
+func sweepTemp(path string, remove func(Problem) bool) (p Problem, ok bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Problem{}, false, nil
+	}
+	if err != nil {
+		return Problem{}, false, err
+	}
+	defer f.Close()
+	if held, err := tryLock(f); err != nil || !held {
+		return Problem{}, false, err
+	}
+	return removeIf(Problem{Path: path, What: "temporary upload of an interrupted publish", Leftover: true}, remove), true, nil
+}
+
+func removeIf(p Problem, remove func(Problem) bool) Problem {
+	if remove(p) && os.RemoveAll(p.Path) == nil {
+		p.Repair = true
+	}
+	return p
+}
+
+// shasums is the set of tarballs that committed versions name.
+func shasums(ctx context.Context, tx *sql.Tx) (map[string]bool, error) {
 	known := make(map[string]bool)
 	rows, err := tx.QueryContext(ctx, `SELECT shasum FROM versions`)
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var sum string
 		if err := rows.Scan(&sum); err != nil {
-			rows.Close()
 			return nil, err
 		}
 		known[sum] = true
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var probs []Problem
-	err = filepath.WalkDir(filepath.Join(db.dir, tarballDir), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		sum, ok := strings.CutSuffix(d.Name(), ".tar.gz")
-		if ok && known[sum] {
-			return nil
-		}
-		probs = append(probs, orphan(p, "file no version refers to", repair))
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	tmps, err := os.ReadDir(filepath.Join(db.dir, tmpDir))
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range tmps {
-		probs = append(probs, orphan(filepath.Join(db.dir, tmpDir, t.Name()), "temporary file left by an interrupted publish", repair))
-	}
-	return probs, nil
-}
-
-func orphan(path, what string, repair bool) Problem {
-	p := Problem{Path: path, What: what}
-	if repair && os.RemoveAll(path) == nil {
-		p.Repair = true
-	}
-	return p
+	return known, rows.Err()
 }
 
 func sha1Hex(b []byte) string {

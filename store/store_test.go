@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,29 +172,26 @@ func TestCheck(t *testing.T) {
 	if err := os.Remove(path(b.Shasum)); err != nil {
 		t.Fatal(err)
 	}
-	orphan := filepath.Join(dir, "tarballs", "00", strings.Repeat("0", 40)+".tar.gz")
-	os.MkdirAll(filepath.Dir(orphan), 0o750)
-	os.WriteFile(orphan, []byte("x"), 0o600)
-	tmp := filepath.Join(dir, "tmp", "upload-123")
-	os.WriteFile(tmp, []byte("x"), 0o600)
+	orphan, tmp, stray := plantLeftovers(t, dir)
 
 	probs, err := db.Check(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var all []string
-	for _, p := range probs {
-		all = append(all, p.What)
+	want := map[string]string{
+		path(a.Shasum): "damage: a@1.0.0: tarball does not match its SHA-1",
+		path(b.Shasum): "damage: b@1.0.0: tarball missing or unreadable",
+		orphan:         "leftover: tarball of an interrupted publish, no version refers to it",
+		tmp:            "leftover: temporary upload of an interrupted publish",
+		stray:          "damage: file the registry did not write",
 	}
-	text := strings.Join(all, "\n")
-	for _, want := range []string{"a@1.0.0: tarball does not match its SHA-1", "b@1.0.0: tarball missing",
-		"file no version refers to", "temporary file"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("check did not report %q:\n%s", want, text)
+	if got := describe(probs); !maps.Equal(got, want) {
+		t.Errorf("check found\n%v\nwant\n%v", got, want)
+	}
+	for _, p := range []string{orphan, tmp, stray} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("check without repair removed %s", p)
 		}
-	}
-	if _, err := os.Stat(orphan); err != nil {
-		t.Errorf("check without --repair removed a file")
 	}
 	probs, err = db.Check(ctx, true)
 	if err != nil {
@@ -205,19 +203,90 @@ func TestCheck(t *testing.T) {
 			repaired++
 		}
 	}
-	if repaired != 2 {
-		t.Errorf("repaired %d, want the orphan and the temp file: %+v", repaired, probs)
+	if repaired != 3 {
+		t.Errorf("repaired %d, want the orphan, the temp file and the stray file: %+v", repaired, probs)
 	}
-	for _, p := range []string{orphan, tmp} {
+	for _, p := range []string{orphan, tmp, stray} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still there after repair", p)
 		}
 	}
 }
 
-// TestCheckWhilePublishing: check --repair run from another process (here
-// another DB over the same folder) while publishes go on takes no publish
-// under way for a leftover, and reports no false problem.
+// TestRemoveLeftovers: what serve removes at start is exactly what a
+// killed publish can leave, never a stored tarball or a file the
+// registry did not write.
+func TestRemoveLeftovers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := open(t, dir)
+	a, err := publish(t, db, "alice", store.Create, version("a", "1.0.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, tmp, stray := plantLeftovers(t, dir)
+	left, err := db.RemoveLeftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		orphan: "removed: tarball of an interrupted publish, no version refers to it",
+		tmp:    "removed: temporary upload of an interrupted publish",
+	}
+	if got := describe(left); !maps.Equal(got, want) {
+		t.Errorf("removed\n%v\nwant\n%v", got, want)
+	}
+	if left, err := db.RemoveLeftovers(ctx); err != nil || len(left) != 0 {
+		t.Errorf("second time: %+v %v", left, err)
+	}
+	probs, err := db.Check(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(probs); !maps.Equal(got, map[string]string{stray: "damage: file the registry did not write"}) {
+		t.Errorf("check after the sweep found %v", got)
+	}
+	if _, err := db.Tarball(a.Shasum); err != nil {
+		t.Errorf("stored tarball %s after the sweep: %v", a.Shasum, err)
+	}
+}
+
+// plantLeftovers writes what a killed publish leaves (a tarball no row
+// names, a temporary upload) and a file no publish writes.
+func plantLeftovers(t *testing.T, dir string) (orphan, tmp, stray string) {
+	t.Helper()
+	orphan = filepath.Join(dir, "tarballs", "00", strings.Repeat("0", 40)+".tar.gz")
+	tmp = filepath.Join(dir, "tmp", "upload-123")
+	stray = filepath.Join(dir, "tarballs", "notes.txt")
+	os.MkdirAll(filepath.Dir(orphan), 0o750)
+	for _, p := range []string{orphan, tmp, stray} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return orphan, tmp, stray
+}
+
+// describe maps each problem's path to its kind and text.
+func describe(probs []store.Problem) map[string]string {
+	m := make(map[string]string, len(probs))
+	for _, p := range probs {
+		kind := "damage"
+		switch {
+		case p.Repair:
+			kind = "removed"
+		case p.Leftover:
+			kind = "leftover"
+		}
+		m[p.Path] = kind + ": " + p.What
+	}
+	return m
+}
+
+// TestCheckWhilePublishing: check --repair, or serve's sweep of
+// leftovers, run from another process (here another DB over the same
+// folder) while publishes go on takes no publish under way for a
+// leftover, and reports no false problem.
 func TestCheckWhilePublishing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -249,6 +318,10 @@ func TestCheckWhilePublishing(t *testing.T) {
 		}
 		if len(probs) != 0 {
 			t.Fatalf("check %d during publishes found %+v", checks+1, probs)
+		}
+		// What serve does at start, in a second server on the folder.
+		if left, err := checker.RemoveLeftovers(ctx); err != nil || len(left) != 0 {
+			t.Fatalf("sweep %d during publishes removed %+v (%v)", checks+1, left, err)
 		}
 	}
 	if probs, err := server.Check(ctx, false); err != nil || len(probs) != 0 {
