@@ -414,6 +414,7 @@ func (s *Server) answerCached(c *frontConn, head []byte) (answered, keepOpen boo
 	if e.vary != nil {
 		b = appendHeader(b, "Vary", e.vary[0])
 	}
+	b = appendHeader(b, "X-Content-Type-Options", hdrNosniff[0])
 	if e.integrity != nil {
 		b = appendHeader(b, "X-Integrity", e.integrity[0])
 	}

@@ -238,6 +238,11 @@ func (s *Server) handleGraphQL(c *call) error {
 	ctx := context.WithValue(c.r.Context(), gqlKey{}, &gqlRequest{c: c})
 	res := schema.Exec(ctx, p.Query, p.OperationName, p.Variables)
 	res.Data = unescapeHTML(res.Data)
+	for _, e := range res.Errors {
+		// Syntax errors quote the query: the client's printf rule holds
+		// for GraphQL messages too.
+		e.Message = safeMessage(e.Message)
+	}
 	body, err := marshal(res)
 	if err != nil {
 		return err
@@ -368,7 +373,7 @@ func (r *gqlRequest) fieldError(err error) error {
 		return nil
 	}
 	status, msg := r.c.classify(err)
-	return &gqlError{status, msg}
+	return &gqlError{status, safeMessage(msg)}
 }
 
 // gqlPanics logs a resolver's panic and shows the client only that

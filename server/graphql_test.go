@@ -470,6 +470,12 @@ func TestGraphQLQueryErrors(t *testing.T) {
 	e := newEnv(t, server.Config{})
 	// Errors in the query itself: 200, errors, no data (graphql-go finds a
 	// wrongly typed variable only when running, and answers data {}).
+	// A field error that names user input: no "%" either.
+	e.seed("ctl", "1.0.0", "Reads both joypads", "input")
+	if g := e.graphql(`{ package(title: "ctl", version: "1%n") { title } }`, nil); len(g.Errors) != 1 ||
+		g.Errors[0].Message != "Package ctl has no version 1％n" {
+		t.Errorf("field error: %s", g.body)
+	}
 	for _, tc := range []struct {
 		name, query string
 		vars        map[string]any
@@ -485,6 +491,10 @@ func TestGraphQLQueryErrors(t *testing.T) {
 		{"scalar with selection", `{ status { x } }`, nil, "status", false},
 		{"object without selection", `{ packages }`, nil, "packages", false},
 		{"mutation", `mutation { status }`, nil, "mutation", false},
+		// The client prints error messages with printf: no "%" in them,
+		// even where the query is quoted.
+		{"percent in a name", `{ pack%ages }`, nil, "syntax error", false},
+		{"percent in an unknown field", `{ package(title: "x") { %s } }`, nil, "syntax error", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := e.graphql(tc.query, tc.vars)
@@ -493,6 +503,11 @@ func TestGraphQLQueryErrors(t *testing.T) {
 			}
 			if !strings.Contains(g.Errors[0].Message, tc.frag) {
 				t.Errorf("error %q, want it to contain %q", g.Errors[0].Message, tc.frag)
+			}
+			for _, e := range g.Errors {
+				if strings.Contains(e.Message, "%") {
+					t.Errorf("error %q has a %%", e.Message)
+				}
 			}
 		})
 	}

@@ -36,9 +36,19 @@ func (l *live) Client() *http.Client { return l.client }
 
 func newEnv(t testing.TB, cfg server.Config) *env { return startEnv(t, cfg, "", false) }
 
+// newLoggedEnv starts a registry whose log goes to log.
+func newLoggedEnv(t testing.TB, cfg server.Config, log *slog.Logger) *env {
+	return startEnvLog(t, cfg, "", false, log)
+}
+
 // startEnv starts a registry; with selfBase, its BaseURL is its own
 // address plus mount, so that absolute links in answers lead back to it.
 func startEnv(t testing.TB, cfg server.Config, mount string, selfBase bool) *env {
+	t.Helper()
+	return startEnvLog(t, cfg, mount, selfBase, discardLogger())
+}
+
+func startEnvLog(t testing.TB, cfg server.Config, mount string, selfBase bool, log *slog.Logger) *env {
 	t.Helper()
 	db, err := store.Open(context.Background(), t.TempDir())
 	if err != nil {
@@ -56,7 +66,7 @@ func startEnv(t testing.TB, cfg server.Config, mount string, selfBase bool) *env
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = -1
 	}
-	srv := server.New(cfg, db, discardLogger())
+	srv := server.New(cfg, db, log)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	client := &http.Client{Transport: &http.Transport{}}

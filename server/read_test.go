@@ -236,7 +236,7 @@ func TestConventionsOnEveryResponse(t *testing.T) {
 		h := r.header
 		for _, name := range []string{"Content-Type", "Content-Length", "Access-Control-Allow-Origin", "Server",
 			"X-Response-Time", "X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset", "Retry-After",
-			"Date", "Cache-Control", "Expires"} {
+			"Date", "Cache-Control", "Expires", "X-Content-Type-Options"} {
 			if h.Get(name) == "" {
 				t.Errorf("%s: no %s header", path, name)
 			}
@@ -245,6 +245,9 @@ func TestConventionsOnEveryResponse(t *testing.T) {
 		// canonicalising it: read the raw bytes, on a new connection
 		// (the front's, for the reads it has cached).
 		raw := e.rawGet(path)
+		if !strings.Contains(raw, "\r\nX-Content-Type-Options: nosniff\r\n") || h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: no X-Content-Type-Options: nosniff in %q", path, raw)
+		}
 		for _, name := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} {
 			if !strings.Contains(raw, "\r\n"+name+": ") {
 				t.Errorf("%s: no %s header spelled so in %q", path, name, raw)

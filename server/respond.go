@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -201,6 +202,8 @@ var (
 	hdrClose      = []string{"close"}
 	hdrVaryUA     = []string{"User-Agent"}
 	hdrVaryAccept = []string{"Accept"}
+	// hdrNosniff keeps browsers from taking a README for HTML.
+	hdrNosniff = []string{"nosniff"}
 )
 
 // write sends a whole answer with every header the protocol asks for and
@@ -275,6 +278,7 @@ func (c *call) finish(status int, body []byte) {
 	h := c.Header()
 	h["Access-Control-Allow-Origin"] = hdrStar
 	h["Server"] = hdrServer
+	h["X-Content-Type-Options"] = hdrNosniff
 	// The nessemble client never reuses a connection, and a HEAD answer
 	// with a length on an open connection would hang it: close those.
 	if c.legacy || c.r.Method == http.MethodHead {
@@ -408,6 +412,11 @@ func (c *call) classify(err error) (status int, msg string) {
 			"Request body too large: the limit is " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "Not Found"
+	case errors.Is(err, context.Canceled) && c.r.Context().Err() != nil:
+		// The client went away (net/http cancels the request when it
+		// closes or half-closes its side): not the registry's fault.
+		c.s.log.Debug("request cancelled by the client", "method", c.r.Method, "path", c.r.URL.Path)
+		return statusClientClosed, "Request cancelled: the client closed its side of the connection"
 	case errors.Is(err, store.ErrNoSpace):
 		// The operator must hear about it; the user only needs to know
 		// that retrying later can work.
@@ -417,6 +426,10 @@ func (c *call) classify(err error) (status int, msg string) {
 	c.s.log.Error("internal error", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
 	return http.StatusInternalServerError, internalMessage
 }
+
+// statusClientClosed is nginx's status for a request its client
+// abandoned; the access log shows it, and a client still reading gets it.
+const statusClientClosed = 499
 
 const internalMessage = "Internal server error; the registry's operator can find the cause in its log"
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -424,5 +426,45 @@ func TestLoginBurstCannotSlipPastTheLock(t *testing.T) {
 	}
 	if counts[401] > 6 || counts[401]+counts[429] != burst {
 		t.Errorf("statuses %v: at most 6 guesses may be checked, the rest refused with 429", counts)
+	}
+}
+
+// TestClientGoneIsNoServerError: a client that half-closes its side
+// while its login is checked (net/http then cancels the request) is not
+// a server error: no ERROR in the log and no 500, but 499 in the access
+// log, as nginx has it, and in the answer should the client still read.
+func TestClientGoneIsNoServerError(t *testing.T) {
+	var logs, access syncBuffer
+	e := newLoggedEnv(t, server.Config{AccessLog: &access}, slog.New(slog.NewTextHandler(&logs, nil)))
+	e.newAccount("alice")
+	for range 5 {
+		c, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "POST /user/login HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Length: 0\r\n\r\n",
+			auth.BasicHeader("alice", testPassword))
+		c.(*net.TCPConn).CloseWrite()
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if line, _, _ := strings.Cut(string(b), "\r\n"); line != "HTTP/1.1 499 status code 499" && line != "HTTP/1.1 200 OK" {
+			t.Errorf("answer %q", b)
+		}
+	}
+	if err := e.srv.Shutdown(context.Background()); err != nil { // flushes the access log
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	lines := strings.Split(strings.TrimSpace(access.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("access log:\n%s", access.String())
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, "status=499") && !strings.Contains(l, "status=200") {
+			t.Errorf("access log line %q", l)
+		}
 	}
 }
