@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -415,5 +416,73 @@ func TestRateLimitPerClient(t *testing.T) {
 	again := get(a)
 	if again.status != 200 || number(again, "X-RateLimit-Remaining") != 4 {
 		t.Errorf("after Retry-After: %d, remaining %s", again.status, header(again, "X-RateLimit-Remaining"))
+	}
+}
+
+// processMemory reads a process's resident set now and at its peak, in MiB.
+func processMemory(t *testing.T, pid int) (rss, peak float64) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, value, _ := strings.Cut(line, ":")
+		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 64)
+		switch {
+		case err != nil:
+		case name == "VmRSS":
+			rss = kb / 1024
+		case name == "VmHWM":
+			peak = kb / 1024
+		}
+	}
+	return rss, peak
+}
+
+// TestCacheFloodMemory floods the registry with distinct reads, each with
+// a 250-byte Host, a new search term and 12 KB of query parameters search
+// does not use: what the answer cache keeps stays small, so the process's
+// peak memory does too (before keys counted toward the bound and left
+// unused parameters out, four clients took it past 120 MiB).
+func TestCacheFloodMemory(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t, t.TempDir(), "--rate-limit", "-1")
+	host := strings.Repeat("h", 246) + ":80"
+	junk := "junk=" + strings.Repeat("j", 12<<10)
+	const clients, each = 4, 1500
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{Timeout: 10 * time.Second}
+			for i := range each {
+				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/search/%s%d-%d?%s", reg.url(), strings.Repeat("t", 80), c, i, junk), nil)
+				req.Host = host
+				res, err := hc.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					errs <- fmt.Errorf("status %d", res.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	rss, peak := processMemory(t, reg.cmd.Process.Pid)
+	t.Logf("after %d distinct reads: RSS %.1f MiB, peak %.1f MiB", clients*each, rss, peak)
+	if peak > 60 {
+		t.Errorf("peak RSS %.1f MiB after the flood, want under 60", peak)
 	}
 }
