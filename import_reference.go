@@ -81,9 +81,8 @@ func toStore(entries []reference.Entry) []store.RefEntry {
 // loadDefaultReference stores the embedded reference when the registry
 // has none yet, so a fresh registry answers `nessemble reference` at once.
 func loadDefaultReference(ctx context.Context, db *store.DB) error {
-	gen, err := db.ReferenceGeneration(ctx)
-	if err != nil || gen > 0 {
-		return err
+	if db.ReferenceGeneration() > 0 {
+		return nil
 	}
 	entries, err := reference.Load(reference.Default())
 	if err != nil {

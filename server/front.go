@@ -121,6 +121,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	f.mu.Unlock()
 	go f.hs.Serve(f.handoff)
+	go s.follow()
 
 	defer close(f.acceptDone)
 	var backoff time.Duration
@@ -566,6 +567,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return s.waitBackground(ctx)
 	}
 	ln.Close()
+	close(s.stopFollow)
 	select {
 	case <-acceptDone: // every accepted connection is tracked now
 	case <-ctx.Done():

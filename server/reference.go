@@ -17,12 +17,9 @@ type refCache struct {
 
 // referenceTree returns the current reference tree, rebuilding it only
 // when the stored reference changed (import-reference may run while the
-// server does).
+// server does: the change log tells).
 func (s *Server) referenceTree(ctx context.Context) (*reference.Tree, error) {
-	gen, err := s.db.ReferenceGeneration(ctx)
-	if err != nil {
-		return nil, err
-	}
+	gen := s.db.ReferenceGeneration()
 	s.refMu.Lock()
 	defer s.refMu.Unlock()
 	if s.ref != nil && s.ref.gen == gen {

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -120,6 +121,8 @@ type Server struct {
 	decoyKey string
 
 	front front // see front.go
+	// stopFollow ends the change log follower that Serve starts.
+	stopFollow chan struct{}
 	// background counts work an answer left running (reset emails), which
 	// Shutdown waits for.
 	background sync.WaitGroup
@@ -146,7 +149,33 @@ func New(cfg Config, db *store.DB, log *slog.Logger) *Server {
 	s.decoyKey, _ = auth.NewToken() // crypto/rand never fails since Go 1.24
 	s.access = newAccessLog(cfg.AccessLog, cfg.AccessLogJSON)
 	s.router, s.reads = s.routes()
+	s.stopFollow = make(chan struct{})
 	return s
+}
+
+// followEvery is how often a serving registry reads the change log, so
+// that what a command or another process writes to the data folder is
+// served within a second.
+const followEvery = 250 * time.Millisecond
+
+// follow keeps the store's index, and so the answer cache, up with the
+// change log until Shutdown.
+func (s *Server) follow() {
+	t := time.NewTicker(followEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-s.stopFollow:
+			return
+		case <-t.C:
+		}
+		err := s.db.CatchUp(context.Background())
+		if err != nil && !failing {
+			s.log.Warn("cannot read the change log; answers may be stale until it can", "err", err)
+		}
+		failing = err != nil
+	}
 }
 
 // SetClock replaces the server's clock (tests).

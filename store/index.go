@@ -12,8 +12,8 @@ import (
 // in description order, so that list pages and searches cost no query:
 // a search is one pass of substring matching over lower-cased text
 // (milliseconds for 100,000 packages) and a list page is a slice. It is
-// loaded on first use and updated by every publish of this process, the
-// only writer of package data.
+// loaded on first use and follows the change log (see CatchUp), so that
+// it sees what other processes write to the same data folder too.
 type index struct {
 	mu      sync.RWMutex
 	loaded  bool
@@ -108,13 +108,8 @@ func (db *DB) loadIndex(ctx context.Context) error {
 	return nil
 }
 
-// put adds or replaces a package after a committed publish.
-func (ix *index) put(p Package) {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if !ix.loaded {
-		return // the next load reads it from the database
-	}
+// putLocked adds or replaces a package; ix.mu is held and ix loaded.
+func (ix *index) putLocked(p Package) {
 	e := newIndexed(p)
 	if i, found := slices.BinarySearchFunc(ix.byTitle, e, byTitleCmp); found {
 		old := ix.byTitle[i]
@@ -145,13 +140,6 @@ func (ix *index) rlockPacked() {
 		}
 		ix.mu.Unlock()
 	}
-}
-
-// reset drops the index, to be loaded again on next use.
-func (ix *index) reset() {
-	ix.mu.Lock()
-	ix.loaded, ix.byTitle, ix.byDesc, ix.hays, ix.offs, ix.stale = false, nil, nil, nil, nil, false
-	ix.mu.Unlock()
 }
 
 // ListPackages returns one page of packages and the number of packages.

@@ -92,11 +92,7 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 	// (BEGIN IMMEDIATE) every writer of this data folder takes, in this
 	// process or another: a concurrent Check then never sees it before its
 	// row. A failed publish, commit included, removes the file it created.
-	var (
-		created bool
-		pkg     Package // the package row, when the publish changed it
-		changed bool
-	)
+	var created bool
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		// The rules first: a refused publish costs no tarball write.
 		row, err := db.publishRules(ctx, tx, owner, mode, &v)
@@ -106,8 +102,10 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 		if created, err = db.files.put(v.Shasum, tarball); err != nil {
 			return err
 		}
-		pkg, changed, err = db.publishRows(ctx, tx, owner, row, &v, string(tags))
-		return err
+		if err := db.publishRows(ctx, tx, owner, row, &v, string(tags)); err != nil {
+			return err
+		}
+		return logChange(ctx, tx, Change{Kind: ChangePublish, Title: v.Title, Version: v.Version, Shasum: v.Shasum, At: v.Published})
 	})
 	if err != nil {
 		if created {
@@ -115,18 +113,11 @@ func (db *DB) Publish(ctx context.Context, owner string, mode Mode, v Version, t
 		}
 		return Version{}, err
 	}
-	// The index first, the count second: whoever sees the new count must
-	// find the new data (the server's answer cache keys on the count).
-	if changed {
-		db.index.put(pkg)
-	}
-	db.changes.Add(1)
+	// Committed: a failure here only delays the index until the next
+	// CatchUp, and the client must not lose the publish's answer to it.
+	_ = db.CatchUp(context.WithoutCancel(ctx))
 	return v, nil
 }
-
-// Changes counts the package data changes this DB has made, so callers
-// can tell when something they derived from it is stale.
-func (db *DB) Changes() int64 { return db.changes.Load() }
 
 // pkgRow is what a publish found of its package's row.
 type pkgRow struct {
@@ -169,22 +160,20 @@ func (db *DB) publishRules(ctx context.Context, tx *sql.Tx, owner string, mode M
 	return row, nil
 }
 
-// publishRows stores a publish that passed publishRules. It returns the
-// package row as it now is, and whether the publish changed it (an older
-// version imported below the latest does not).
-func (db *DB) publishRows(ctx context.Context, tx *sql.Tx, owner string, row pkgRow, v *Version, tags string) (Package, bool, error) {
+// publishRows stores a publish that passed publishRules: the version's
+// row, and the package's, which shows its newest version.
+func (db *DB) publishRows(ctx context.Context, tx *sql.Tx, owner string, row pkgRow, v *Version, tags string) error {
 	now := millis(v.Published)
 	if !row.exists {
-		row.owner = owner
 		res, err := tx.ExecContext(ctx, `INSERT INTO packages
 			(title, owner, description, tags, latest, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			v.Title, owner, v.Description, tags, v.Version, now, now)
 		if err != nil {
-			return Package{}, false, err
+			return err
 		}
 		if row.id, err = res.LastInsertId(); err != nil {
-			return Package{}, false, err
+			return err
 		}
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO versions
@@ -192,22 +181,14 @@ func (db *DB) publishRows(ctx context.Context, tx *sql.Tx, owner string, row pkg
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		row.id, v.Version, v.Description, v.Author, v.License, tags, v.Readme, v.Shasum, v.Size, now)
 	if err != nil {
-		return Package{}, false, err
+		return err
 	}
-	newest := !row.exists || semver.Compare(v.Version, row.latest) > 0
-	if !newest {
-		return Package{}, false, nil
-	}
-	if row.exists {
+	if row.exists && semver.Compare(v.Version, row.latest) > 0 {
 		_, err = tx.ExecContext(ctx, `UPDATE packages SET description = ?, tags = ?, latest = ?,
 			updated_at = ? WHERE id = ?`,
 			v.Description, tags, v.Version, now, row.id)
-		if err != nil {
-			return Package{}, false, err
-		}
 	}
-	return Package{Title: v.Title, Description: v.Description, Tags: nonNil(v.Tags), Owner: row.owner,
-		Latest: v.Version, Updated: fromMillis(now)}, true, nil
+	return err
 }
 
 func nonNil(s []string) []string {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"strconv"
 )
 
 // RefEntry is one reference term: a slash-separated path and its text.
@@ -15,7 +14,7 @@ type RefEntry struct {
 // ReplaceReference swaps the whole reference for entries in one
 // transaction: on any failure the old reference stays as it was.
 func (db *DB) ReplaceReference(ctx context.Context, entries []RefEntry) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM reference`); err != nil {
 			return err
 		}
@@ -29,10 +28,13 @@ func (db *DB) ReplaceReference(ctx context.Context, entries []RefEntry) error {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('reference_generation', '1')
-			ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`)
-		return err
+		return logChange(ctx, tx, Change{Kind: ChangeReference, At: db.now()})
 	})
+	if err != nil {
+		return err
+	}
+	_ = db.CatchUp(context.WithoutCancel(ctx)) // as after a publish
+	return nil
 }
 
 // Reference returns every reference entry, ordered by path.
@@ -51,18 +53,4 @@ func (db *DB) Reference(ctx context.Context) ([]RefEntry, error) {
 		es = append(es, e)
 	}
 	return es, rows.Err()
-}
-
-// ReferenceGeneration changes whenever the reference is replaced; 0 means
-// no reference was ever imported.
-func (db *DB) ReferenceGeneration(ctx context.Context) (int64, error) {
-	var v string
-	err := db.rd.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'reference_generation'`).Scan(&v)
-	if err == sql.ErrNoRows {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(v, 10, 64)
 }

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,10 +53,14 @@ type DB struct {
 	wr *sql.DB
 	rd *sql.DB
 
-	files   files
-	changes atomic.Int64 // see Changes
-	index   index
-	now     func() time.Time
+	files files
+	index index
+	now   func() time.Time
+	// serial and refSerial are where this DB stands in the change log
+	// (see Changes and CatchUp); followMu lets one CatchUp run at a time.
+	serial    atomic.Int64
+	refSerial atomic.Int64
+	followMu  sync.Mutex
 }
 
 // Options tune OpenWith. The zero value is what the registry runs with.
@@ -96,6 +101,10 @@ func OpenWith(ctx context.Context, dir string, opt Options) (*DB, error) {
 	}
 	db := &DB{dir: dir, wr: wr, rd: rd, files: files{dir: dir, noSync: opt.NoSync}, now: time.Now}
 	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.openSerials(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
