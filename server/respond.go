@@ -417,6 +417,9 @@ func (c *call) classify(err error) (status int, msg string) {
 		// closes or half-closes its side): not the registry's fault.
 		c.s.log.Debug("request cancelled by the client", "method", c.r.Method, "path", c.r.URL.Path)
 		return statusClientClosed, "Request cancelled: the client closed its side of the connection"
+	case errors.Is(err, store.ErrDamaged):
+		c.s.log.Error("damaged data folder", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
+		return http.StatusInternalServerError, "The registry's copy of this version is damaged; tell its operator (nessemble-registry check)"
 	case errors.Is(err, store.ErrNoSpace):
 		// The operator must hear about it; the user only needs to know
 		// that retrying later can work.

@@ -15,6 +15,11 @@ import (
 // the same publish works once the operator has made room.
 var ErrNoSpace = errors.New("no space left for the data folder")
 
+// ErrDamaged means a stored version's tarball is missing or does not
+// match its SHA-1: data loss the operator must hear of (check finds it
+// too), never a "not found".
+var ErrDamaged = errors.New("data folder damaged")
+
 // uploadPrefix begins the name of every temporary file put writes.
 const uploadPrefix = "upload-"
 
@@ -121,9 +126,17 @@ func (f files) read(shasum string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("tarball %s is missing from the data folder: %w", shasum, ErrNotFound)
+		return nil, fmt.Errorf("%w: tarball %s is missing", ErrDamaged, p)
 	}
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	// The file is named by its SHA-1, so checking costs one hash: a
+	// truncated or altered file is never served as the version.
+	if got := sha1Hex(b); got != shasum {
+		return nil, fmt.Errorf("%w: tarball %s has SHA-1 %s", ErrDamaged, p, got)
+	}
+	return b, nil
 }
 
 func syncDir(dir string) error {
