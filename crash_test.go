@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
@@ -269,26 +270,45 @@ func addUser(t *testing.T, data, username string) {
 	}
 }
 
+// uploadFiles are the templates of a test package's files, in
+// testdata/package/: the member names of the uploads packTgz builds, in
+// their order. Their values are not escaped, which the plain titles and
+// versions of these tests do not need.
+var uploadFiles = []string{"lib.asm", "package.json", "README.md"}
+
+// uploadTemplates holds them, parsed once, before any test changes the
+// working folder.
+var uploadTemplates = template.Must(template.ParseFS(os.DirFS(filepath.Join(testdata, "package")), uploadFiles...))
+
+// uploadFile renders testdata/package/name for one version of a package.
+func uploadFile(name, title, version, author string) string {
+	var b strings.Builder
+	// Rendering to memory fails only on a broken template.
+	if err := uploadTemplates.ExecuteTemplate(&b, name, struct{ Title, Version, Author string }{title, version, author}); err != nil {
+		panic(err)
+	}
+	return b.String()
+}
+
 // packTgz packs a package the way the documentation tells users to
 // (tar -zcf of a lib/ folder): a plain gzip header without a file name,
-// which is what the client's publish expects.
+// which is what the client's publish expects. Its package.json and
+// README.md come from testdata/package/.
 func packTgz(title, version, author, libAsm string) []byte {
-	manifest := fmt.Sprintf(`{"title": %q, "description": "Fault test package %s", "version": %q, `+
-		`"author": %q, "license": "GPL-3.0", "tags": ["test"]}`, title, title, version, author)
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
 	mtime := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
-	for _, m := range []struct{ name, body string }{
-		{"lib/lib.asm", libAsm},
-		{"lib/package.json", manifest},
-		{"lib/README.md", "# " + title + "\n\nVersion " + version + ".\n"},
-	} {
-		h := &tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.body)), ModTime: mtime, Typeflag: tar.TypeReg}
+	for _, name := range uploadFiles {
+		body := libAsm
+		if name != "lib.asm" {
+			body = uploadFile(name, title, version, author)
+		}
+		h := &tar.Header{Name: "lib/" + name, Mode: 0o644, Size: int64(len(body)), ModTime: mtime, Typeflag: tar.TypeReg}
 		// Writing to memory fails only on a bug in this function.
 		if err := tw.WriteHeader(h); err != nil {
 			panic(err)
 		}
-		if _, err := tw.Write([]byte(m.body)); err != nil {
+		if _, err := tw.Write([]byte(body)); err != nil {
 			panic(err)
 		}
 	}
@@ -304,10 +324,10 @@ func packTgz(title, version, author, libAsm string) []byte {
 	return gb.Bytes()
 }
 
-// libAsmFor is the lib.asm of a test version: unique, so that an install
-// proves which upload it came from.
+// libAsmFor is the lib.asm of a test version (testdata/package/lib.asm):
+// unique, so that an install proves which upload it came from.
 func libAsmFor(title, version string) string {
-	return fmt.Sprintf("; %s %s\n.db \"%s\"\n", title, version, version)
+	return uploadFile("lib.asm", title, version, "")
 }
 
 // checkAfterCrash runs `check` on the folder of a killed registry, then

@@ -1,0 +1,2 @@
+; {{.Title}} {{.Version}}
+.db "{{.Version}}"
