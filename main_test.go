@@ -28,9 +28,7 @@ func TestAddUser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("adduser: %v", err)
 	}
-	if !strings.Contains(out, "created user carol") {
-		t.Errorf("output %q", out)
-	}
+	golden(t, "adduser/created.golden", out)
 	// The name defaults to the username.
 	if _, _, err := runCmd(t, "another password", "adduser", "dave", "--email", "dave@example.com",
 		"--password-stdin", "--data", dir); err != nil {

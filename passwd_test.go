@@ -38,9 +38,7 @@ func TestPasswd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("passwd: %v", err)
 	}
-	if !strings.Contains(out, "password of alice changed") {
-		t.Errorf("output %q", out)
-	}
+	golden(t, "passwd/changed.golden", out)
 
 	var se *nesclient.StatusError
 	if err := c.Logout("alice", token); !errors.As(err, &se) || se.Status != 401 {
