@@ -26,7 +26,7 @@ const maxTarMtime = 1<<33 - 1
 // Canonical builds the tarball the registry serves for one version: a gzip
 // file named TITLE-VERSION.tar holding lib.asm, package.json (regenerated
 // from m) and README.md, shaped so that the nessemble 1.1 client can
-// install it (PROTOCOL.md, "The tarball it downloads"):
+// install it (docs/PROTOCOL.md, "The tarball install downloads"):
 //
 //   - the gzip header has FNAME only and no zero byte before the end of
 //     the name, because the client finds the deflate data by scanning for

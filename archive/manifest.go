@@ -1,6 +1,6 @@
 // Package archive reads the package tarballs users upload and builds the
 // canonical tarball the registry stores and serves, in the exact shape the
-// nessemble 1.1 client can install (see PROTOCOL.md).
+// nessemble 1.1 client can install (see docs/PROTOCOL.md).
 package archive
 
 import (

@@ -1,5 +1,5 @@
 // Package server is the registry's HTTP API: routes, handlers and the
-// response conventions the nessemble client depends on (PROTOCOL.md).
+// response conventions the nessemble client depends on (docs/PROTOCOL.md).
 package server
 
 import (

@@ -5,7 +5,7 @@
 // tests of the server fail where real users would.
 //
 // The behaviour modelled is described in the project's protocol notes
-// (PROTOCOL.md); the comments below say which quirk each check stands for.
+// (docs/PROTOCOL.md); the comments below say which quirk each check stands for.
 package nesclient
 
 import (
