@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -181,7 +182,7 @@ func (f *front) serve(s *Server, c *frontConn) {
 			raw.SetReadDeadline(time.Now().Add(headerTimeout))
 		}
 		head, err := readHead(c.br)
-		if errors.Is(err, bufio.ErrBufferFull) {
+		if errors.Is(err, errNotOurs) {
 			f.handOff(c)
 			return
 		}
@@ -203,17 +204,32 @@ func (f *front) serve(s *Server, c *frontConn) {
 	f.putBufs(c.connBufs)
 }
 
+// errNotOurs is readHead's word that a request is net/http's to answer.
+var errNotOurs = errors.New("server: a request head the front does not take")
+
 // readHead waits for a whole request head in br and returns it, still
-// unread. It fails with bufio.ErrBufferFull when the head is longer than
-// the buffer.
+// unread. It fails with errNotOurs as soon as what has arrived shows that
+// the front cannot take the request (a head longer than the buffer, a
+// line parseRead refuses), and when the client ends its stream inside a
+// head: net/http answers those at once (400 for a head cut short, see
+// TestFrontHandsOffPartialHeads), where waiting for the rest of the head
+// would only run out its deadline.
 func readHead(br *bufio.Reader) ([]byte, error) {
-	for n := 1; ; {
-		if _, err := br.Peek(n); err != nil {
+	for n, checked := 1, 0; ; {
+		_, err := br.Peek(n)
+		buf, _ := br.Peek(br.Buffered())
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull), err == io.EOF && len(buf) > 0:
+			return nil, errNotOurs
+		case err != nil:
 			return nil, err
 		}
-		buf, _ := br.Peek(br.Buffered())
 		if end := headEnd(buf); end > 0 {
 			return buf[:end], nil
+		}
+		var ok bool
+		if checked, ok = takeableLines(buf, checked); !ok {
+			return nil, errNotOurs
 		}
 		n = len(buf) + 1
 	}
@@ -235,6 +251,36 @@ func headEnd(b []byte) int {
 		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
 			return i + 2
 		}
+	}
+}
+
+// takeableLines looks at the complete lines of a partial head from offset
+// from on, and returns the offset after them; ok is false when one of them
+// is a line parseRead refuses: a request line other than a plain GET or
+// HEAD of HTTP/1.1, a malformed header line, a bare LF line end.
+// FuzzFrontHead holds it to parseRead.
+func takeableLines(b []byte, from int) (next int, ok bool) {
+	for {
+		j := bytes.IndexByte(b[from:], '\n')
+		if j < 0 {
+			return from, true
+		}
+		line, cr := bytes.CutSuffix(b[from:from+j], []byte("\r"))
+		if !cr {
+			return from, false
+		}
+		if from == 0 {
+			method, rest, _ := strings.Cut(string(line), " ")
+			target, proto, _ := strings.Cut(rest, " ")
+			ok = (method == http.MethodGet || method == http.MethodHead) && proto == "HTTP/1.1" && plainTarget(target)
+		} else {
+			name, value, colon := strings.Cut(string(line), ":")
+			ok = colon && validHeaderName(name) && validHeaderValue(value)
+		}
+		if !ok {
+			return from, false
+		}
+		from += j + 1
 	}
 }
 

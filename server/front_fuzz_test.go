@@ -8,7 +8,9 @@ import (
 )
 
 // FuzzFrontHead checks the front's request parser against net/http's: a
-// head the front takes must read the same through http.ReadRequest.
+// head the front takes must read the same through http.ReadRequest. And
+// readHead's look at a head still arriving must never give up on one
+// that parseRead takes, whichever way it is cut into reads.
 //
 //	go test -fuzz FuzzFrontHead -fuzztime 2m ./server
 func FuzzFrontHead(f *testing.F) {
@@ -44,6 +46,15 @@ func FuzzFrontHead(f *testing.F) {
 		}
 		if r.ContentLength != 0 || len(r.TransferEncoding) != 0 {
 			t.Fatalf("%q: the front takes a request with a body", head)
+		}
+		for i, checked := 1, 0; i < len(head); i++ {
+			var ok bool
+			if checked, ok = takeableLines(head[:i], checked); !ok {
+				t.Fatalf("%q: readHead gives up on it after %d bytes", head, i)
+			}
+			if _, ok := takeableLines(head[:i], 0); !ok {
+				t.Fatalf("%q: readHead gives up on it when %d bytes arrive at once", head, i)
+			}
 		}
 	})
 }
