@@ -58,6 +58,9 @@ type front struct {
 	conns      map[*frontConn]struct{}
 	closing    atomic.Bool
 	bufs       sync.Pool // *connBufs
+	// headerTimeout is the constant of that name, but shorter in tests that
+	// cannot wait for it.
+	headerTimeout time.Duration
 }
 
 // Connection states, as a shutdown needs them.
@@ -77,9 +80,41 @@ type frontConn struct {
 	*connBufs
 	remote string // client address, as clientAddr gives it for net/http
 	state  atomic.Int32
+
+	// Once handed on, until its request reaches the handler: the head's
+	// deadline, and the read deadline net/http last asked for.
+	mu            sync.Mutex
+	headBy, asked time.Time
 }
 
 func (c *frontConn) Read(p []byte) (int, error) { return c.br.Read(p) }
+
+// SetReadDeadline is how net/http times a handed connection. Until the
+// head the front was reading when it handed the connection on is in,
+// no deadline may end after the front's for that head, or a head that
+// outgrows the front's buffer would win a fresh ReadHeaderTimeout. No
+// deadline at all, which net/http asks for only once it has read a head
+// (a read in the background while the handler runs), goes through.
+func (c *frontConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.asked = t
+	if !c.headBy.IsZero() && t.After(c.headBy) {
+		t = c.headBy
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// headIn ends the hold of SetReadDeadline once the head is in, with the
+// deadline net/http last asked for: the one for the request's body.
+func (c *frontConn) headIn() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.headBy.IsZero() {
+		c.headBy = time.Time{}
+		c.Conn.SetReadDeadline(c.asked)
+	}
+}
 
 // connBufs are a connection's read buffer and answer scratch space, pooled
 // because a client of the nessemble kind opens a connection per request.
@@ -104,6 +139,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		return errors.New("server: Serve called twice")
 	}
 	f.ln = ln
+	if f.headerTimeout == 0 {
+		f.headerTimeout = headerTimeout
+	}
 	f.acceptDone = make(chan struct{})
 	f.conns = make(map[*frontConn]struct{})
 	f.handoff = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
@@ -113,7 +151,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return context.WithValue(ctx, frontConnKey{}, c)
 		},
 		ConnState:         f.handedState,
-		ReadHeaderTimeout: headerTimeout,
+		ReadHeaderTimeout: f.headerTimeout,
 		ReadTimeout:       bodyTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
@@ -167,23 +205,27 @@ func (f *front) serve(s *Server, c *frontConn) {
 	for first := true; ; first = false {
 		wait, waiting := idleTimeout, connIdle
 		if first {
-			wait, waiting = headerTimeout, connNew
+			wait, waiting = f.headerTimeout, connNew
 		}
+		// headBy is when the request head must be in, which a hand-off
+		// carries over to net/http (see frontConn.SetReadDeadline).
+		headBy := time.Now().Add(wait)
 		// The deadline goes before the state that lets a shutdown close
 		// the connection, so that the shutdown's deadline (see quiet)
 		// comes after it and wins.
-		raw.SetReadDeadline(time.Now().Add(wait))
+		raw.SetReadDeadline(headBy)
 		c.state.Store(waiting)
 		_, err := c.br.Peek(1)
 		if err != nil || !c.state.CompareAndSwap(waiting, connActive) {
 			break // the client left, timed out, or a shutdown closed it
 		}
 		if !first {
-			raw.SetReadDeadline(time.Now().Add(headerTimeout))
+			headBy = time.Now().Add(f.headerTimeout)
+			raw.SetReadDeadline(headBy)
 		}
 		head, err := readHead(c.br)
 		if errors.Is(err, errNotOurs) {
-			f.handOff(c)
+			f.handOff(c, headBy)
 			return
 		}
 		if err != nil {
@@ -191,7 +233,7 @@ func (f *front) serve(s *Server, c *frontConn) {
 		}
 		answered, keepOpen := s.answerCached(c, head)
 		if !answered {
-			f.handOff(c)
+			f.handOff(c, headBy)
 			return
 		}
 		c.br.Discard(len(head))
@@ -537,9 +579,10 @@ func appendHeader(b []byte, name, value string) []byte {
 }
 
 // handOff gives c to net/http, its read buffer still holding what the
-// front has read of it.
-func (f *front) handOff(c *frontConn) {
-	c.Conn.SetDeadline(time.Time{})
+// front has read of it, and the request head in it due by headBy.
+func (f *front) handOff(c *frontConn, headBy time.Time) {
+	c.Conn.SetWriteDeadline(time.Time{}) // net/http sets its own
+	c.headBy = headBy                    // before net/http has c
 	c.state.Store(connHanded)
 	if !f.handoff.give(c) {
 		c.Conn.Close()
@@ -552,8 +595,11 @@ func (f *front) handOff(c *frontConn) {
 // shutdown wait.
 func (f *front) handedRequest(s *Server) func(http.ResponseWriter, *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if c, ok := r.Context().Value(frontConnKey{}).(*frontConn); ok && c.state.Load() != connGone {
-			f.forget(c)
+		if c, ok := r.Context().Value(frontConnKey{}).(*frontConn); ok {
+			c.headIn()
+			if c.state.Load() != connGone {
+				f.forget(c)
+			}
 		}
 		s.serveHTTP(w, r)
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -118,4 +120,72 @@ func frontIdle(s *Server) int {
 		}
 	}
 	return n
+}
+
+// TestFrontHeadDeadlineCarriesOver: a head that outgrows the front's
+// buffer late is handed to net/http with the time it has left, not a
+// fresh head timeout; a head that does arrive in time is answered, and
+// its body may take longer than the head's deadline.
+func TestFrontHeadDeadlineCarriesOver(t *testing.T) {
+	t.Parallel()
+	const timeout = 1500 * time.Millisecond
+	e := newFrontEnvWith(t, Config{RateLimit: -1}, func(s *Server) { s.front.headerTimeout = timeout })
+	dial := func() (net.Conn, time.Time) {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, time.Now()
+	}
+	start := "GET /package/pad HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("p", 3900)
+
+	// Past the buffer after most of the timeout, then a byte now and then.
+	slow, opened := dial()
+	io.WriteString(slow, start)
+	time.Sleep(timeout * 3 / 4)
+	io.WriteString(slow, strings.Repeat("p", 400))
+	closed := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(slow)
+		closed <- b
+	}()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for wrote := true; wrote; {
+		select {
+		case b := <-closed:
+			took := time.Since(opened)
+			if len(b) > 0 || took < timeout-100*time.Millisecond || took > timeout+500*time.Millisecond {
+				t.Errorf("slow head: %q after %v, want nothing and a close after %v", b, took, timeout)
+			}
+			wrote = false
+		case <-tick.C:
+			if time.Since(opened) > 4*timeout {
+				t.Fatalf("slow head still open after %v", time.Since(opened))
+			}
+			io.WriteString(slow, "p")
+		}
+	}
+
+	// The same head, ended in time, is answered.
+	late, _ := dial()
+	io.WriteString(late, start)
+	time.Sleep(timeout / 2)
+	io.WriteString(late, strings.Repeat("p", 400)+"\r\nConnection: close\r\n\r\n")
+	if a, err := readAnswer(bufio.NewReader(late), http.MethodGet); err != nil || a.code != http.StatusOK {
+		t.Errorf("long head in time: %v %v", a.status, err)
+	}
+
+	// A body may arrive after the head's deadline: it has bodyTimeout.
+	body := `{"name": "Slow", "username": "slowbody", "email": "slow@example.org", "password": "patience is a virtue"}`
+	post, _ := dial()
+	io.WriteString(post, "POST /user/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
+		strconv.Itoa(len(body))+"\r\nConnection: close\r\n\r\n")
+	time.Sleep(timeout + 300*time.Millisecond)
+	io.WriteString(post, body)
+	if a, err := readAnswer(bufio.NewReader(post), http.MethodPost); err != nil || a.code != http.StatusCreated {
+		t.Errorf("body after the head's deadline: %v %v %s", a.status, err, a.body)
+	}
 }

@@ -38,6 +38,13 @@ type frontEnv struct {
 
 func newFrontEnv(t *testing.T, cfg Config) *frontEnv {
 	t.Helper()
+	return newFrontEnvWith(t, cfg, nil)
+}
+
+// newFrontEnvWith is newFrontEnv with set applied to the server before it
+// serves.
+func newFrontEnvWith(t *testing.T, cfg Config, set func(*Server)) *frontEnv {
+	t.Helper()
 	db, err := store.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +64,9 @@ func newFrontEnv(t *testing.T, cfg Config) *frontEnv {
 		t.Fatal(err)
 	}
 	e := &frontEnv{t: t, db: db, srv: New(cfg, db, slog.New(slog.DiscardHandler)), addr: ln.Addr().String(), served: make(chan error, 1)}
+	if set != nil {
+		set(e.srv)
+	}
 	go func() { e.served <- e.srv.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
