@@ -133,7 +133,9 @@ func (p *registryProc) start() {
 		close(done)
 	}()
 
-	hc := &http.Client{Timeout: time.Second}
+	// Without keep-alive, so that the probe leaves no connection open to
+	// count against --max-conns.
+	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		res, err := hc.Get(p.url() + "/status")

@@ -110,6 +110,14 @@ func (c serveConfig) validate() error {
 	if s.MaxUpload <= 0 {
 		return fmt.Errorf("--max-upload %d: must be a number of bytes above zero", s.MaxUpload)
 	}
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{{"max-conns", s.MaxConns}, {"max-conns-per-addr", s.MaxConnsPerAddr}} {
+		if n.v <= 0 {
+			return fmt.Errorf("--%s %d: must be a number of connections above zero", n.flag, n.v)
+		}
+	}
 	return nil
 }
 
@@ -144,6 +152,8 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&cfg.server.TokenTTL, "token-ttl", server.DefaultTokenTTL, "how long a login token lives")
 	f.BoolVar(&cfg.signup, "signup", true, "let anyone create an account with POST /user/create; --signup=false closes it")
 	f.Int64Var(&cfg.server.MaxUpload, "max-upload", server.DefaultMaxUpload, "largest publish request body, in bytes")
+	f.IntVar(&cfg.server.MaxConns, "max-conns", server.DefaultMaxConns, "connections open at once, in total; more are refused with 503")
+	f.IntVar(&cfg.server.MaxConnsPerAddr, "max-conns-per-addr", server.DefaultMaxConnsPerAddr, "connections open at once from one client address; more are refused with 503")
 	f.DurationVar(&cfg.server.ResetTTL, "reset-ttl", server.DefaultResetTTL, "how long a password-reset token lives")
 	f.BoolVar(&cfg.server.ResetQR, "reset-qr", false, "without SMTP, hand out password resets as authenticator QR codes to anyone who names an account: fine on a classroom LAN, never on the open internet")
 	f.StringVar(&cfg.server.SMTP.Host, "smtp-host", "", "mail server that delivers password-reset tokens; empty turns email off")

@@ -176,7 +176,7 @@ func TestServeRejectsBadLogFormat(t *testing.T) {
 // default, so serve refuses it.
 func TestServeRejectsZeroLimits(t *testing.T) {
 	for _, flag := range []string{"--rate-limit=0", "--rate-limit=-2", "--rate-window=0s", "--max-age=0s",
-		"--token-ttl=0s", "--reset-ttl=-1m", "--max-upload=0"} {
+		"--token-ttl=0s", "--reset-ttl=-1m", "--max-upload=0", "--max-conns=0", "--max-conns-per-addr=-1"} {
 		err := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", flag},
 			nil, io.Discard, io.Discard)
 		name, _, _ := strings.Cut(flag, "=")

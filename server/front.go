@@ -58,6 +58,7 @@ type front struct {
 	conns      map[*frontConn]struct{}
 	closing    atomic.Bool
 	bufs       sync.Pool // *connBufs
+	caps       connCaps
 	// headerTimeout is the constant of that name, but shorter in tests that
 	// cannot wait for it.
 	headerTimeout time.Duration
@@ -80,6 +81,9 @@ type frontConn struct {
 	*connBufs
 	remote string // client address, as clientAddr gives it for net/http
 	state  atomic.Int32
+	caps   *connCaps
+	// counted: the connection still counts against caps.
+	counted atomic.Bool
 
 	// Once handed on, until its request reaches the handler: the head's
 	// deadline, and the read deadline net/http last asked for.
@@ -88,6 +92,16 @@ type frontConn struct {
 }
 
 func (c *frontConn) Read(p []byte) (int, error) { return c.br.Read(p) }
+
+// Close frees the connection's place under the caps, before it closes, so
+// that a client that sees it close may connect again at once. net/http
+// closes the connections it was handed with it too.
+func (c *frontConn) Close() error {
+	if c.counted.Swap(false) {
+		c.caps.release(c.remote)
+	}
+	return c.Conn.Close()
+}
 
 // SetReadDeadline is how net/http times a handed connection. Until the
 // head the front was reading when it handed the connection on is in,
@@ -144,6 +158,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	f.acceptDone = make(chan struct{})
 	f.conns = make(map[*frontConn]struct{})
+	f.caps.init(s.cfg.MaxConns, s.cfg.MaxConnsPerAddr, s.log)
 	f.handoff = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
 	f.hs = &http.Server{
 		Handler: http.HandlerFunc(f.handedRequest(s)),
@@ -163,6 +178,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	go s.follow()
 
 	defer close(f.acceptDone)
+	defer f.caps.flush() // the refusals not yet reported
 	var backoff time.Duration
 	for {
 		raw, err := ln.Accept()
@@ -180,10 +196,16 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
+		remote := addrHost(raw.RemoteAddr().String())
+		if refused := f.caps.admit(remote); refused != nil {
+			refuse(raw, refused)
+			continue
+		}
 		// Tracked here, before the next Accept: once this loop has ended,
 		// a shutdown knows every connection it must wait for, even one
 		// accepted just before the listener closed.
-		c := &frontConn{Conn: raw, connBufs: f.getBufs(raw), remote: addrHost(raw.RemoteAddr().String())}
+		c := &frontConn{Conn: raw, connBufs: f.getBufs(raw), remote: remote, caps: &f.caps}
+		c.counted.Store(true)
 		c.state.Store(connActive)
 		f.track(c)
 		go f.serve(s, c)
@@ -198,7 +220,7 @@ func (f *front) serve(s *Server, c *frontConn) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic in the front", "panic", p, "stack", string(debug.Stack()))
-			raw.Close()
+			c.Close()
 			f.forget(c)
 		}
 	}()
@@ -241,7 +263,7 @@ func (f *front) serve(s *Server, c *frontConn) {
 			break
 		}
 	}
-	raw.Close()
+	c.Close()
 	f.forget(c)
 	f.putBufs(c.connBufs)
 }
@@ -585,7 +607,7 @@ func (f *front) handOff(c *frontConn, headBy time.Time) {
 	c.headBy = headBy                    // before net/http has c
 	c.state.Store(connHanded)
 	if !f.handoff.give(c) {
-		c.Conn.Close()
+		c.Close()
 		f.forget(c)
 	}
 }

@@ -36,6 +36,10 @@ type Config struct {
 	TokenTTL time.Duration
 	// MaxUpload bounds a publish request's body.
 	MaxUpload int64
+	// MaxConns and MaxConnsPerAddr cap the connections open at once, in
+	// total and from one client address; connections over a cap are
+	// refused at accept.
+	MaxConns, MaxConnsPerAddr int
 	// SignupClosed refuses POST /user/create.
 	SignupClosed bool
 	// Version is the server's own version, shown by /status.
@@ -62,7 +66,13 @@ const (
 	DefaultMaxAge     = 60 * time.Second
 	DefaultTokenTTL   = 24 * time.Hour
 	DefaultMaxUpload  = 1 << 20
-	DefaultResetTTL   = 10 * time.Minute
+	// About 65 MiB of held connections at most (16 KiB each in
+	// net/http's hands, 4 in the front's: TestConnectionFloodRSS), and an
+	// address needs 16 times its cap to fill it; 256 is well above a
+	// classroom of 30 behind one NAT.
+	DefaultMaxConns        = 4096
+	DefaultMaxConnsPerAddr = 256
+	DefaultResetTTL        = 10 * time.Minute
 )
 
 func (c *Config) setDefaults() {
@@ -83,6 +93,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.ResetTTL <= 0 {
 		c.ResetTTL = DefaultResetTTL
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConnsPerAddr <= 0 {
+		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr
 	}
 	c.SMTP.setDefaults()
 	if c.Version == "" {
