@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -22,8 +23,9 @@ func TestCheckCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := db.Publish(context.Background(), "alice", store.Create, store.Version{Title: "ctl", Version: "1.0.0",
-		Description: "d", Author: "alice", License: "MIT", Tags: []string{"t"}, Readme: "#"}, []byte("tarball"))
+	v, err := db.Publish(context.Background(), "alice", registry.Version{Title: "ctl", Version: "1.0.0",
+		Description: "d", Author: "alice", License: "MIT", Tags: []string{"t"}, Readme: "#"}, []byte("tarball"),
+		registry.PublishRule("alice", registry.Create, "ctl", "1.0.0"))
 	db.Close()
 	if err != nil {
 		t.Fatal(err)

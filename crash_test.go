@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -379,7 +380,7 @@ func storedVersions(t *testing.T, data string, titles []string) []string {
 	var out []string
 	for _, title := range titles {
 		rs, err := db.Releases(ctx, title)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, registry.ErrNotFound) {
 			continue
 		}
 		if err != nil {

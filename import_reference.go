@@ -1,14 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nessemble/nessemble-registry/reference"
-	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 func newImportReferenceCmd() *cobra.Command {
@@ -28,12 +27,17 @@ current reference stays as it is. The format is described in the README.`,
 			if err != nil {
 				return err
 			}
-			db, err := store.Open(cmd.Context(), data)
+			core, closeData, err := openRegistry(cmd, data)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			return importReference(cmd.Context(), db, entries, dryRun, cmd.OutOrStdout())
+			defer closeData()
+			change, err := core.ImportReference(cmd.Context(), entries, dryRun)
+			if err != nil {
+				return err
+			}
+			printImport(cmd.OutOrStdout(), change, len(entries), dryRun)
+			return nil
 		},
 	}
 	dataFlag(cmd, &data)
@@ -41,20 +45,12 @@ current reference stays as it is. The format is described in the README.`,
 	return cmd
 }
 
-func importReference(ctx context.Context, db *store.DB, entries []reference.Entry, dryRun bool, out io.Writer) error {
-	stored, err := db.Reference(ctx)
-	if err != nil {
-		return err
-	}
-	old := make([]reference.Entry, len(stored))
-	for i, e := range stored {
-		old[i] = reference.Entry{Path: e.Path, Text: e.Text}
-	}
-	added, changed, removed := reference.Diff(old, entries)
+// printImport lists what an import changes, a line a path, and sums it up.
+func printImport(out io.Writer, c registry.ReferenceChange, entries int, dryRun bool) {
 	for _, l := range []struct {
 		mark  string
 		paths []string
-	}{{"+", added}, {"~", changed}, {"-", removed}} {
+	}{{"+", c.Added}, {"~", c.Changed}, {"-", c.Removed}} {
 		for _, p := range l.paths {
 			fmt.Fprintln(out, l.mark, p)
 		}
@@ -63,30 +59,5 @@ func importReference(ctx context.Context, db *store.DB, entries []reference.Entr
 	if dryRun {
 		verb = "would import"
 	}
-	fmt.Fprintf(out, "%s %d entries: %d added, %d changed, %d removed\n", verb, len(entries), len(added), len(changed), len(removed))
-	if dryRun {
-		return nil
-	}
-	return db.ReplaceReference(ctx, toStore(entries))
-}
-
-func toStore(entries []reference.Entry) []store.RefEntry {
-	out := make([]store.RefEntry, len(entries))
-	for i, e := range entries {
-		out[i] = store.RefEntry{Path: e.Path, Text: e.Text}
-	}
-	return out
-}
-
-// loadDefaultReference stores the embedded reference when the registry
-// has none yet, so a fresh registry answers `nessemble reference` at once.
-func loadDefaultReference(ctx context.Context, db *store.DB) error {
-	if db.ReferenceGeneration() > 0 {
-		return nil
-	}
-	entries, err := reference.Load(reference.Default())
-	if err != nil {
-		return fmt.Errorf("embedded reference: %w", err)
-	}
-	return db.ReplaceReference(ctx, toStore(entries))
+	fmt.Fprintf(out, "%s %d entries: %d added, %d changed, %d removed\n", verb, entries, len(c.Added), len(c.Changed), len(c.Removed))
 }

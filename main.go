@@ -17,6 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nessemble/nessemble-registry/mail"
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
 	"github.com/nessemble/nessemble-registry/store"
 )
@@ -72,6 +74,17 @@ func dataFlag(cmd *cobra.Command, dir *string) {
 	cmd.Flags().StringVar(dir, "data", def, "data folder holding the SQLite file and the tarballs (env NESSEMBLE_REGISTRY_DATA)")
 }
 
+// openRegistry opens the data folder and the registry's rules over it,
+// for the commands that change it; close closes the folder.
+func openRegistry(cmd *cobra.Command, data string) (core *registry.Service, close func() error, err error) {
+	db, err := store.Open(cmd.Context(), data)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	return registry.New(db, registry.Config{}, nil, log), db.Close, nil
+}
+
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
@@ -90,19 +103,21 @@ type serveConfig struct {
 	addr      string
 	logFormat string
 	server    server.Config
+	registry  registry.Config
+	smtp      mail.Config
 }
 
 // validate refuses limits of zero or less: the server would take them for
 // "not set" and use its defaults, not what the operator wrote.
 func (c serveConfig) validate() error {
-	s := c.server
+	s, r := c.server, c.registry
 	if s.RateLimit == 0 || s.RateLimit < -1 {
 		return fmt.Errorf("--rate-limit %d: give a number of requests, or -1 to turn limiting off", s.RateLimit)
 	}
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
-	}{{"rate-window", s.RateWindow}, {"max-age", s.MaxAge}, {"token-ttl", s.TokenTTL}, {"reset-ttl", s.ResetTTL}} {
+	}{{"rate-window", s.RateWindow}, {"max-age", s.MaxAge}, {"token-ttl", r.TokenTTL}, {"reset-ttl", r.ResetTTL}} {
 		if d.v <= 0 {
 			return fmt.Errorf("--%s %v: must be longer than zero", d.flag, d.v)
 		}
@@ -131,16 +146,16 @@ func newServeCmd() *cobra.Command {
 			if err := cfg.validate(); err != nil {
 				return err
 			}
-			if err := cfg.server.SMTP.Validate(); err != nil {
+			if err := cfg.smtp.Validate(); err != nil {
 				return err
 			}
-			if cfg.server.ResetQR && !cfg.server.SMTP.Enabled() {
+			if cfg.registry.ResetQR && !cfg.smtp.Enabled() {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: --reset-qr hands a password-reset code to anyone who names an account; use it only on a trusted network")
 			}
 			return serve(cmd.Context(), cfg, cmd.ErrOrStderr())
 		},
 	}
-	cfg.server.SMTP.Password = os.Getenv("NESSEMBLE_REGISTRY_SMTP_PASSWORD")
+	cfg.smtp.Password = os.Getenv("NESSEMBLE_REGISTRY_SMTP_PASSWORD")
 	f := cmd.Flags()
 	dataFlag(cmd, &cfg.data)
 	f.StringVar(&cfg.addr, "addr", "127.0.0.1:8000", "address to listen on")
@@ -149,19 +164,19 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&cfg.server.RateLimit, "rate-limit", server.DefaultRateLimit, "requests per client address per rate window; -1 turns limiting off")
 	f.DurationVar(&cfg.server.RateWindow, "rate-window", server.DefaultRateWindow, "rate limit window")
 	f.DurationVar(&cfg.server.MaxAge, "max-age", server.DefaultMaxAge, "how long clients may cache read answers")
-	f.DurationVar(&cfg.server.TokenTTL, "token-ttl", server.DefaultTokenTTL, "how long a login token lives")
+	f.DurationVar(&cfg.registry.TokenTTL, "token-ttl", registry.DefaultTokenTTL, "how long a login token lives")
 	f.BoolVar(&cfg.signup, "signup", true, "let anyone create an account with POST /user/create; --signup=false closes it")
 	f.Int64Var(&cfg.server.MaxUpload, "max-upload", server.DefaultMaxUpload, "largest publish request body, in bytes")
 	f.IntVar(&cfg.server.MaxConns, "max-conns", server.DefaultMaxConns, "connections open at once, in total; more are refused with 503")
 	f.IntVar(&cfg.server.MaxConnsPerAddr, "max-conns-per-addr", server.DefaultMaxConnsPerAddr, "connections open at once from one client address; more are refused with 503")
-	f.DurationVar(&cfg.server.ResetTTL, "reset-ttl", server.DefaultResetTTL, "how long a password-reset token lives")
-	f.BoolVar(&cfg.server.ResetQR, "reset-qr", false, "without SMTP, hand out password resets as authenticator QR codes to anyone who names an account: fine on a classroom LAN, never on the open internet")
-	f.StringVar(&cfg.server.SMTP.Host, "smtp-host", "", "mail server that delivers password-reset tokens; empty turns email off")
-	f.IntVar(&cfg.server.SMTP.Port, "smtp-port", 0, "mail server port (default 587 for starttls, 465 for tls, 25 for none)")
-	f.StringVar(&cfg.server.SMTP.TLS, "smtp-tls", server.SMTPStartTLS, "mail server security: starttls, tls (implicit) or none (only for a relay on this host)")
-	f.StringVar(&cfg.server.SMTP.User, "smtp-user", "", "mail server user for AUTH PLAIN; its password comes from --smtp-password-file or NESSEMBLE_REGISTRY_SMTP_PASSWORD")
-	f.Var(passwordFile{&cfg.server.SMTP.Password}, "smtp-password-file", "file holding the mail server password (env NESSEMBLE_REGISTRY_SMTP_PASSWORD)")
-	f.StringVar(&cfg.server.SMTP.From, "smtp-from", "", "sender of password-reset emails, e.g. \"Registry <registry@example.org>\"")
+	f.DurationVar(&cfg.registry.ResetTTL, "reset-ttl", registry.DefaultResetTTL, "how long a password-reset token lives")
+	f.BoolVar(&cfg.registry.ResetQR, "reset-qr", false, "without SMTP, hand out password resets as authenticator QR codes to anyone who names an account: fine on a classroom LAN, never on the open internet")
+	f.StringVar(&cfg.smtp.Host, "smtp-host", "", "mail server that delivers password-reset tokens; empty turns email off")
+	f.IntVar(&cfg.smtp.Port, "smtp-port", 0, "mail server port (default 587 for starttls, 465 for tls, 25 for none)")
+	f.StringVar(&cfg.smtp.TLS, "smtp-tls", mail.StartTLS, "mail server security: starttls, tls (implicit) or none (only for a relay on this host)")
+	f.StringVar(&cfg.smtp.User, "smtp-user", "", "mail server user for AUTH PLAIN; its password comes from --smtp-password-file or NESSEMBLE_REGISTRY_SMTP_PASSWORD")
+	f.Var(passwordFile{&cfg.smtp.Password}, "smtp-password-file", "file holding the mail server password (env NESSEMBLE_REGISTRY_SMTP_PASSWORD)")
+	f.StringVar(&cfg.smtp.From, "smtp-from", "", "sender of password-reset emails, e.g. \"Registry <registry@example.org>\"")
 	return cmd
 }
 
@@ -192,14 +207,22 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 			log.Warn("could not remove leftover", "path", p.Path, "what", p.What)
 		}
 	}
-	if err := loadDefaultReference(ctx, db); err != nil {
+	var mailer registry.Mailer // nil: no email
+	if cfg.smtp.Enabled() {
+		cfg.smtp.Registry = cfg.server.BaseURL
+		if mailer, err = mail.New(cfg.smtp); err != nil {
+			return err
+		}
+	}
+	cfg.registry.SignupClosed = !cfg.signup
+	core := registry.New(db, cfg.registry, mailer, log)
+	if err := core.EnsureReference(ctx); err != nil {
 		return err
 	}
 
 	cfg.server.Version = version
 	cfg.server.AccessLog, cfg.server.AccessLogJSON = out.Batched(), cfg.logFormat == "json"
-	cfg.server.SignupClosed = !cfg.signup
-	srv := server.New(cfg.server, db, log)
+	srv := server.New(cfg.server, core, log)
 	// No TCP keep-alive probes: every connection already has a read
 	// deadline, and the probes' setup is four system calls per connection,
 	// for a client that opens one per request.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // newPasswdCmd is the operator's password reset: the way to help a user
@@ -28,24 +28,24 @@ revoked and any pending password reset is cancelled.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			db, err := store.Open(ctx, data)
+			core, closeData, err := openRegistry(cmd, data)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer closeData()
 			// Find the user before asking for a password a typo would waste.
-			u, err := db.UserByLogin(ctx, args[0])
-			if errors.Is(err, store.ErrNotFound) {
+			u, err := core.UserByLogin(ctx, args[0])
+			if errors.Is(err, registry.ErrNotFound) {
 				return fmt.Errorf("no user %s", args[0])
 			}
 			if err != nil {
 				return err
 			}
-			hash, err := newPasswordHash(cmd, passwordStdin)
+			password, err := readNewPassword(cmd, passwordStdin)
 			if err != nil {
 				return err
 			}
-			if err := db.SetPassword(ctx, u.ID, hash); err != nil {
+			if err := core.SetPassword(ctx, u.ID, password); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed; the user was logged out everywhere\n", u.Username)

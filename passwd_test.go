@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -59,7 +60,7 @@ func TestPasswd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ResetOf(context.Background(), u.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.ResetOf(context.Background(), u.ID); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("the pending reset survived passwd: %v", err)
 	}
 }

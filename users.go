@@ -12,7 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/nessemble/nessemble-registry/auth"
-	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 func newAddUserCmd() *cobra.Command {
@@ -26,29 +26,23 @@ func newAddUserCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			username := args[0]
-			name = strings.TrimSpace(name) // as POST /user/create does
-			if name == "" {
+			if strings.TrimSpace(name) == "" {
 				name = username
 			}
-			for _, err := range []error{auth.ValidateUsername(username), auth.ValidateEmail(email), auth.ValidateName(name)} {
-				if err != nil {
-					return err
-				}
+			// Before asking for a password that a typo here would waste.
+			if err := registry.CheckUser(strings.TrimSpace(name), username, email); err != nil {
+				return err
 			}
-			hash, err := newPasswordHash(cmd, passwordStdin)
+			password, err := readNewPassword(cmd, passwordStdin)
 			if err != nil {
 				return err
 			}
-			db, err := store.Open(cmd.Context(), data)
+			core, closeData, err := openRegistry(cmd, data)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			_, err = db.CreateUser(cmd.Context(), store.User{Username: username, Email: email, Name: name, PasswordHash: hash})
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("user %s or email %s already exists", username, email)
-			}
-			if err != nil {
+			defer closeData()
+			if _, err := core.CreateUser(cmd.Context(), registry.NewUser{Name: name, Username: username, Email: email, Password: password}); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "created user", username)
@@ -63,18 +57,9 @@ func newAddUserCmd() *cobra.Command {
 	return cmd
 }
 
-// newPasswordHash reads a new password (see readNewPassword) and returns
-// its hash.
-func newPasswordHash(cmd *cobra.Command, fromStdin bool) (string, error) {
-	pw, err := readNewPassword(cmd, fromStdin)
-	if err != nil {
-		return "", err
-	}
-	return auth.HashPassword(pw)
-}
-
 // readNewPassword asks for a password twice without echo on a terminal,
-// or reads one line of stdin with --password-stdin, and checks the rule.
+// or reads one line of stdin with --password-stdin; the registry checks
+// it against the password rule.
 func readNewPassword(cmd *cobra.Command, fromStdin bool) (string, error) {
 	in := cmd.InOrStdin()
 	var pw string
@@ -107,5 +92,5 @@ func readNewPassword(cmd *cobra.Command, fromStdin bool) (string, error) {
 		}
 		pw = string(a)
 	}
-	return pw, auth.ValidatePassword(pw)
+	return pw, nil
 }

@@ -5,15 +5,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/nessemble/nessemble-registry/store"
 )
 
 // Rendered read answers are kept in memory until package data changes: a
 // package document, search page or tarball then costs one map lookup
-// instead of queries, JSON encoding and a file read. Publishing is the only
-// way package data changes; the store counts publishes, and the cache
-// empties itself when the count moves.
+// instead of queries, JSON encoding and a file read. Every change to
+// package data moves the change log's serial, and the cache empties itself
+// when it moves.
 const (
 	maxCacheEntries = 4096
 	// maxCacheBytes bounds everything the entries hold: keys, bodies and
@@ -37,21 +35,21 @@ type cached struct {
 }
 
 type respCache struct {
-	db      *store.DB
+	serial  func() int64 // where the change log stands
 	mu      sync.RWMutex
-	gen     int64 // db.Changes() the entries were rendered at
+	gen     int64 // serial() the entries were rendered at
 	entries map[string]*cached
 	bytes   int
 }
 
-func newRespCache(db *store.DB) *respCache {
-	return &respCache{db: db, entries: make(map[string]*cached)}
+func newRespCache(serial func() int64) *respCache {
+	return &respCache{serial: serial, entries: make(map[string]*cached)}
 }
 
 func (rc *respCache) get(key string) *cached {
 	rc.mu.RLock()
 	e := rc.entries[key]
-	fresh := rc.gen == rc.db.Changes()
+	fresh := rc.gen == rc.serial()
 	rc.mu.RUnlock()
 	if !fresh {
 		return nil
@@ -59,13 +57,13 @@ func (rc *respCache) get(key string) *cached {
 	return e
 }
 
-// put keeps e unless package data changed since gen, the store's change
-// count read before e was rendered.
+// put keeps e unless package data changed since gen, the serial read
+// before e was rendered.
 func (rc *respCache) put(key string, e *cached, gen int64) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if gen != rc.gen {
-		if gen != rc.db.Changes() {
+		if gen != rc.serial() {
 			return // rendered from data that is already stale
 		}
 		rc.entries, rc.bytes, rc.gen = make(map[string]*cached), 0, gen
@@ -88,7 +86,7 @@ func (rc *respCache) put(key string, e *cached, gen int64) {
 func (rc *respCache) stats() (entries, bytes int) {
 	rc.mu.RLock()
 	defer rc.mu.RUnlock()
-	if rc.gen != rc.db.Changes() {
+	if rc.gen != rc.serial() {
 		return 0, 0 // stale: the next put starts afresh
 	}
 	return len(rc.entries), rc.bytes

@@ -9,8 +9,8 @@ import (
 
 	"github.com/nessemble/nessemble-registry/archive"
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
-	"github.com/nessemble/nessemble-registry/store"
 )
 
 // seedCanonical stores a version with a real canonical tarball, as
@@ -23,9 +23,9 @@ func (e *env) seedCanonical(title, version, desc string, libAsm, readme []byte, 
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	v := store.Version{Title: title, Version: version, Description: desc, Author: "alice", License: "MIT",
+	v := registry.Version{Title: title, Version: version, Description: desc, Author: "alice", License: "MIT",
 		Tags: tags, Readme: string(readme), Published: when}
-	if _, err := e.db.Publish(context.Background(), "alice", store.Import, v, tarball); err != nil {
+	if _, err := e.db.Publish(context.Background(), "alice", v, tarball, registry.PublishRule("alice", registry.Import, v.Title, v.Version)); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/nessemble/nessemble-registry/auth"
-	"github.com/nessemble/nessemble-registry/server"
+	"github.com/nessemble/nessemble-registry/mail"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // The answers that take a user name must not tell whether an account of
@@ -28,23 +29,27 @@ func sameAnswer(t *testing.T, what string, a, b resp) {
 // user, with a wrong token) answers byte for byte as one for a name that
 // is no account, on every kind of registry.
 func TestResetAnswersDoNotRevealAccounts(t *testing.T) {
-	smtpd, pool := newSMTPServer(t, server.SMTPPlain)
-	mail := server.SMTPConfig{Host: "127.0.0.1", Port: smtpd.port, From: "registry@example.org", TLS: server.SMTPPlain, RootCAs: pool}
-	for name, cfg := range map[string]server.Config{
+	smtpd, pool := newSMTPServer(t, mail.Plain)
+	smtp := &mail.Config{Host: "127.0.0.1", Port: smtpd.port, From: "registry@example.org", TLS: mail.Plain, RootCAs: pool}
+	for name, tc := range map[string]struct {
+		rc   registry.Config
+		mail *mail.Config
+	}{
 		"resets off":     {},
-		"sign-up closed": {SignupClosed: true},
-		"email":          {SMTP: mail},
-		"QR":             {ResetQR: true},
+		"sign-up closed": {rc: registry.Config{SignupClosed: true}},
+		"email":          {mail: smtp},
+		"QR":             {rc: registry.Config{ResetQR: true}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			e, _ := newResetEnv(t, cfg)
+			e, _ := newResetEnv(t, tc.rc, tc.mail)
+			email, qr := tc.mail != nil, tc.rc.ResetQR
 			e.addResetUser("alice", "Alice")
 			u := e.addResetUser("bob", "Bob")
-			if cfg.SMTP.Enabled() || cfg.ResetQR {
+			if email || qr {
 				if r := e.do(http.MethodPost, "/user/forgotpassword", nil, `{"username": "bob"}`); r.status != 200 {
 					t.Fatalf("forgotpassword: %d %s", r.status, r.body)
 				}
-				if cfg.SMTP.Enabled() {
+				if email {
 					smtpd.next(t)
 				}
 			}
@@ -57,7 +62,7 @@ func TestResetAnswersDoNotRevealAccounts(t *testing.T) {
 			sameAnswer(t, "no reset pending", unknown, e.resetRequest("alice", wrong, body("alice")))
 			sameAnswer(t, "body names another user", unknown, e.resetRequest("alice", wrong, body("bob")))
 			sameAnswer(t, "unknown user named by email", unknown, e.resetRequest("mallory@example.org", wrong, body("mallory@example.org")))
-			if cfg.SMTP.Enabled() || cfg.ResetQR {
+			if email || qr {
 				sameAnswer(t, "pending reset, wrong token", unknown, e.resetRequest("bob", wrong, body("bob")))
 				sameAnswer(t, "pending reset, right token, body names another user", unknown,
 					e.resetRequest("bob", e.resetToken(u), body("alice")))
@@ -66,7 +71,7 @@ func TestResetAnswersDoNotRevealAccounts(t *testing.T) {
 			forgot := func(user string) resp {
 				return e.do(http.MethodPost, "/user/forgotpassword", nil, `{"username": "`+user+`"}`)
 			}
-			if !cfg.ResetQR {
+			if !qr {
 				sameAnswer(t, "forgotpassword", forgot("mallory"), forgot("alice"))
 			}
 		})
@@ -84,9 +89,9 @@ func TestAccountTimingDoesNotRevealAccounts(t *testing.T) {
 		// runs this test again without -race.
 		t.Skip("timings under -race say nothing of the real binary's")
 	}
-	smtpd, pool := newSMTPServer(t, server.SMTPPlain)
-	e, _ := newResetEnv(t, server.Config{SMTP: server.SMTPConfig{
-		Host: "127.0.0.1", Port: smtpd.port, From: "registry@example.org", TLS: server.SMTPPlain, RootCAs: pool}})
+	smtpd, pool := newSMTPServer(t, mail.Plain)
+	e, _ := newResetEnv(t, registry.Config{}, &mail.Config{
+		Host: "127.0.0.1", Port: smtpd.port, From: "registry@example.org", TLS: mail.Plain, RootCAs: pool})
 	e.addResetUser("alice", "Alice")
 	go func() { // the mails of the forgotpassword requests below
 		for range smtpd.msgs {

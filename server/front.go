@@ -175,7 +175,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	f.mu.Unlock()
 	go f.hs.Serve(f.handoff)
-	go s.follow()
+	go s.core.Follow(s.stopFollow)
 
 	defer close(f.acceptDone)
 	defer f.caps.flush() // the refusals not yet reported
@@ -576,7 +576,7 @@ func (s *Server) fill(legacy bool, urlPath, query, path, base, key string) {
 	r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: urlPath, RawQuery: query}}
 	c := &call{
 		ResponseWriter: &discardWriter{}, r: r, s: s, path: path, base: base, start: time.Now(),
-		legacy: legacy, cacheKey: key, gen: s.db.Changes(),
+		legacy: legacy, cacheKey: key, gen: s.core.Serial(),
 	}
 	h(c, r, ps)
 }
@@ -678,7 +678,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	ln, hs, acceptDone := f.ln, f.hs, f.acceptDone
 	f.mu.Unlock()
 	if ln == nil || already {
-		return s.waitBackground(ctx)
+		return s.core.Wait(ctx)
 	}
 	ln.Close()
 	close(s.stopFollow)
@@ -705,23 +705,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := hs.Shutdown(ctx); err != nil {
 		return err
 	}
-	return s.waitBackground(ctx)
-}
-
-// waitBackground waits for the work answers left running, or until ctx
-// ends.
-func (s *Server) waitBackground(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		s.background.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.core.Wait(ctx)
 }
 
 // quiet closes the connections a shutdown need not wait for and reports

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -51,10 +52,10 @@ func newFrontEnvWith(t *testing.T, cfg Config, set func(*Server)) *frontEnv {
 	}
 	t.Cleanup(func() { db.Close() })
 	for _, v := range []string{"1.0.0", "1.1.0"} {
-		_, err := db.Publish(context.Background(), "alice", store.Import, store.Version{
+		_, err := db.Publish(context.Background(), "alice", registry.Version{
 			Title: "pad", Version: v, Description: "controller pad", Author: "alice",
 			License: "MIT", Tags: []string{"input"}, Readme: "# pad " + v + "\n",
-		}, []byte("tarball of pad "+v))
+		}, []byte("tarball of pad "+v), registry.PublishRule("alice", registry.Import, "pad", v))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func newFrontEnvWith(t *testing.T, cfg Config, set func(*Server)) *frontEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &frontEnv{t: t, db: db, srv: New(cfg, db, slog.New(slog.DiscardHandler)), addr: ln.Addr().String(), served: make(chan error, 1)}
+	e := &frontEnv{t: t, db: db, srv: New(cfg, registry.New(db, registry.Config{}, nil, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler)), addr: ln.Addr().String(), served: make(chan error, 1)}
 	if set != nil {
 		set(e.srv)
 	}
@@ -344,7 +345,7 @@ func TestFrontFillsMisses(t *testing.T) {
 	t.Parallel()
 	e := newFrontEnv(t, Config{RateLimit: 1000})
 	// A second server over the same store, with its own, empty cache.
-	fresh := New(Config{RateLimit: 1000}, e.db, slog.New(slog.DiscardHandler))
+	fresh := New(Config{RateLimit: 1000}, registry.New(e.db, registry.Config{}, nil, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler))
 	for _, tc := range cachedReads {
 		want := e.viaNetHTTP(tc.req)
 		got, answered := frontAnswer(t, fresh, tc.req)

@@ -422,7 +422,7 @@ func (r *gqlRequest) server(ctx context.Context) (*gqlServerStatus, error) {
 		return nil, err
 	}
 	s := r.c.s
-	pkgs, users, err := s.db.Counts(ctx)
+	pkgs, users, err := s.core.Counts(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +511,7 @@ func (r *gqlRequest) packages(ctx context.Context, args listArgs) (*gqlPackageLi
 		return nil, err
 	}
 	opts.Offset, opts.Limit = (page-1)*perPage, perPage
-	pkgs, total, err := r.c.s.db.ListPackages(ctx, opts)
+	pkgs, total, err := r.c.s.core.List(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -541,14 +541,11 @@ func (r *gqlRequest) search(ctx context.Context, args searchArgs) (*gqlSearchRes
 		return nil, err
 	}
 	term := strings.TrimSpace(orDefault(args.Term))
-	if err := checkTerm(term); err != nil {
-		return nil, err
-	}
 	page, perPage, err := pagingArgs(args.Page, args.PerPage)
 	if err != nil {
 		return nil, err
 	}
-	pkgs, total, err := r.c.s.db.Search(ctx, term, (page-1)*perPage, perPage)
+	pkgs, total, err := r.c.s.core.Search(ctx, term, (page-1)*perPage, perPage)
 	if err != nil {
 		return nil, err
 	}
@@ -595,11 +592,11 @@ func (r *gqlRequest) pkg(ctx context.Context, title, version string) (*gqlPackag
 	if err := r.charge(costRootField); err != nil {
 		return nil, err
 	}
-	v, err := r.c.s.findVersion(ctx, title, version)
+	v, err := r.c.s.core.Version(ctx, title, version)
 	if err != nil {
 		return nil, err
 	}
-	rels, err := r.c.s.db.Releases(ctx, v.Title)
+	rels, err := r.c.s.core.Releases(ctx, v.Title)
 	if err != nil {
 		return nil, err
 	}
@@ -640,7 +637,7 @@ func (p *gqlPackage) Resource(ctx context.Context) (*string, error) {
 	if err := r.charge(costTarball); err != nil {
 		return nil, r.fieldError(err)
 	}
-	data, err := r.c.s.db.Tarball(p.Shasum)
+	data, err := r.c.s.core.Tarball(p.Shasum)
 	if err != nil {
 		return nil, r.fieldError(err)
 	}
@@ -669,7 +666,7 @@ func (r *gqlRequest) reference(ctx context.Context, args referenceArgs) (*string
 		}
 		terms = append(terms, *t)
 	}
-	text, ok, err := r.c.s.referenceText(ctx, terms)
+	text, ok, err := r.c.s.core.ReferenceText(ctx, terms)
 	if err != nil {
 		return nil, err
 	}

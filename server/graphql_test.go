@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nessemble/nessemble-registry/reference"
 	"github.com/nessemble/nessemble-registry/server"
-	"github.com/nessemble/nessemble-registry/store"
 )
 
 // gqlErr is one entry of a GraphQL response's errors.
@@ -395,7 +395,7 @@ func TestGraphQLStatusAgreesWithREST(t *testing.T) {
 
 func TestGraphQLReferenceAgreesWithREST(t *testing.T) {
 	e := newEnv(t, server.Config{})
-	err := e.db.ReplaceReference(context.Background(), []store.RefEntry{
+	err := e.db.ReplaceReference(context.Background(), []reference.Entry{
 		{Path: "registers/PPUCTRL", Text: "PPU control register at $2000.\n"},
 		{Path: "registers/PPUMASK", Text: "PPU mask register at $2001.\n"},
 		{Path: "instructions/LDA", Text: "Load the accumulator.\n"},

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nessemble/nessemble-registry/mail"
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
 	"github.com/nessemble/nessemble-registry/store"
 )
@@ -20,10 +22,11 @@ import (
 // env is a running registry over a real SQLite file in a temp folder,
 // serving on a port of 127.0.0.1.
 type env struct {
-	t   testing.TB
-	db  *store.DB
-	srv *server.Server
-	ts  *live
+	t    testing.TB
+	db   *store.DB
+	core *registry.Service
+	srv  *server.Server
+	ts   *live
 }
 
 // live is where a test registry listens.
@@ -34,39 +37,67 @@ type live struct {
 
 func (l *live) Client() *http.Client { return l.client }
 
-func newEnv(t testing.TB, cfg server.Config) *env { return startEnv(t, cfg, "", false) }
+// envOptions are what a test registry is started with.
+type envOptions struct {
+	server   server.Config
+	registry registry.Config
+	mail     *mail.Config // nil: no email
+	log      *slog.Logger // nil: discarded
+	mount    string
+	selfBase bool // BaseURL is the registry's own address plus mount
+}
+
+func newEnv(t testing.TB, cfg server.Config) *env { return start(t, envOptions{server: cfg}) }
 
 // newLoggedEnv starts a registry whose log goes to log.
 func newLoggedEnv(t testing.TB, cfg server.Config, log *slog.Logger) *env {
-	return startEnvLog(t, cfg, "", false, log)
+	return start(t, envOptions{server: cfg, log: log})
+}
+
+// newRegistryEnv starts a registry with the rules' settings rc, and email
+// through m unless it is nil.
+func newRegistryEnv(t testing.TB, rc registry.Config, m *mail.Config) *env {
+	return start(t, envOptions{registry: rc, mail: m})
 }
 
 // startEnv starts a registry; with selfBase, its BaseURL is its own
 // address plus mount, so that absolute links in answers lead back to it.
 func startEnv(t testing.TB, cfg server.Config, mount string, selfBase bool) *env {
-	t.Helper()
-	return startEnvLog(t, cfg, mount, selfBase, discardLogger())
+	return start(t, envOptions{server: cfg, mount: mount, selfBase: selfBase})
 }
 
-func startEnvLog(t testing.TB, cfg server.Config, mount string, selfBase bool, log *slog.Logger) *env {
+func start(t testing.TB, o envOptions) *env {
 	t.Helper()
 	db, err := store.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	if o.log == nil {
+		o.log = discardLogger()
+	}
+	var mailer registry.Mailer
+	if o.mail != nil {
+		s, err := mail.New(*o.mail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mailer = s
+	}
+	core := registry.New(db, o.registry, mailer, o.log)
+	cfg, mount, log := o.server, o.mount, o.log
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	if selfBase {
+	if o.selfBase {
 		cfg.BaseURL = url + mount
 	}
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = -1
 	}
-	srv := server.New(cfg, db, log)
+	srv := server.New(cfg, core, log)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	client := &http.Client{Transport: &http.Transport{}}
@@ -81,18 +112,18 @@ func startEnvLog(t testing.TB, cfg server.Config, mount string, selfBase bool, l
 			t.Errorf("Serve returned %v", err)
 		}
 	})
-	return &env{t: t, db: db, srv: srv, ts: &live{URL: url, client: client}}
+	return &env{t: t, db: db, core: core, srv: srv, ts: &live{URL: url, client: client}}
 }
 
 // seed stores a version directly through the store, as publish would.
-func (e *env) seed(title, version, desc string, tags ...string) store.Version {
+func (e *env) seed(title, version, desc string, tags ...string) registry.Version {
 	e.t.Helper()
-	v := store.Version{
+	v := registry.Version{
 		Title: title, Version: version, Description: desc, Author: "alice",
 		License: "GPLv3", Tags: tags, Readme: "# " + title + " " + version + "\n",
 	}
 	tarball := []byte("tarball of " + title + " " + version)
-	got, err := e.db.Publish(context.Background(), "alice", store.Import, v, tarball)
+	got, err := e.db.Publish(context.Background(), "alice", v, tarball, registry.PublishRule("alice", registry.Import, title, version))
 	if err != nil {
 		e.t.Fatal(err)
 	}

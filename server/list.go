@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // Paging limits for / and /search.
@@ -15,7 +15,6 @@ const (
 	defaultPerPage = 10
 	maxPerPage     = 100
 	maxPage        = 1_000_000
-	maxTermLen     = 100
 )
 
 // summary is one package in a list or search answer.
@@ -72,8 +71,8 @@ func rangeError(name string, lo, hi int) error {
 // listOrder checks a list's sort key and order ("" means the default) and
 // returns them spelled out with the store options. sortName and orderName
 // name the parameters in messages: REST and GraphQL spell them apart.
-func listOrder(sortBy, order, sortName, orderName string) (string, string, store.ListOptions, error) {
-	var opts store.ListOptions
+func listOrder(sortBy, order, sortName, orderName string) (string, string, registry.ListOptions, error) {
+	var opts registry.ListOptions
 	switch sortBy {
 	case "", "title":
 		sortBy = "title"
@@ -101,14 +100,6 @@ func listLink(base string, perPage int, sortBy, order string) func(page int) str
 	}
 }
 
-// checkTerm refuses an over-long search term.
-func checkTerm(term string) error {
-	if len(term) > maxTermLen {
-		return userError(http.StatusBadRequest, "Search term too long: use at most "+strconv.Itoa(maxTermLen)+" bytes")
-	}
-	return nil
-}
-
 // searchLink makes the URL of a page of search results.
 func searchLink(base, term string, perPage int) func(page int) string {
 	return func(p int) string {
@@ -133,7 +124,7 @@ func pageLinks(page, perPage, total int, link func(page int) string) pagination 
 	return p
 }
 
-func (c *call) summaries(ps []store.Package) any {
+func (c *call) summaries(ps []registry.Package) any {
 	if c.legacy {
 		out := make([]legacySummary, len(ps))
 		for i, p := range ps {
@@ -144,7 +135,7 @@ func (c *call) summaries(ps []store.Package) any {
 	return c.fullSummaries(ps)
 }
 
-func (c *call) fullSummaries(ps []store.Package) []summary {
+func (c *call) fullSummaries(ps []registry.Package) []summary {
 	out := make([]summary, len(ps))
 	for i, p := range ps {
 		out[i] = summary{p.Title, p.Description, p.Tags, c.base + "/package/" + p.Title}
@@ -163,7 +154,7 @@ func (s *Server) handleList(c *call) error {
 		return err
 	}
 	opts.Offset, opts.Limit = (page-1)*perPage, perPage
-	pkgs, total, err := s.db.ListPackages(c.r.Context(), opts)
+	pkgs, total, err := s.core.List(c.r.Context(), opts)
 	if err != nil {
 		return err
 	}
@@ -179,14 +170,11 @@ func (s *Server) handleSearch(c *call) error {
 	if term == "" {
 		term = strings.TrimSpace(c.r.URL.Query().Get("q"))
 	}
-	if err := checkTerm(term); err != nil {
-		return err
-	}
 	page, perPage, err := paging(c.r.URL.Query())
 	if err != nil {
 		return err
 	}
-	pkgs, total, err := s.db.Search(c.r.Context(), term, (page-1)*perPage, perPage)
+	pkgs, total, err := s.core.Search(c.r.Context(), term, (page-1)*perPage, perPage)
 	if err != nil {
 		return err
 	}
@@ -221,7 +209,7 @@ func (s *Server) handleStatus(c *call) error {
 		c.write(http.StatusOK, "text/html", []byte(statusPage), clientCache)
 		return nil
 	}
-	pkgs, users, err := s.db.Counts(c.r.Context())
+	pkgs, users, err := s.core.Counts(c.r.Context())
 	if err != nil {
 		return err
 	}

@@ -2,13 +2,11 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
-	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // isoMillis is the seed's date format: ISO 8601, UTC, milliseconds, "Z".
@@ -41,7 +39,7 @@ func (s *Server) handlePackage(c *call) error {
 	if name == "" {
 		return userError(http.StatusNotFound, "Not Found: name a package, as in /package/NAME")
 	}
-	v, err := s.findVersion(c.r.Context(), name, version)
+	v, err := s.core.Version(c.r.Context(), name, version)
 	if err != nil {
 		return err
 	}
@@ -55,24 +53,9 @@ func (s *Server) handlePackage(c *call) error {
 	return s.sendDocument(c, v, version != "")
 }
 
-// findVersion looks up a version of a package (the newest when version
-// is empty); a miss is a 404 that says whether the package exists.
-func (s *Server) findVersion(ctx context.Context, name, version string) (store.Version, error) {
-	v, err := s.db.Version(ctx, name, version)
-	if errors.Is(err, store.ErrNotFound) {
-		if version != "" {
-			if _, perr := s.db.Package(ctx, name); perr == nil {
-				return v, userError(http.StatusNotFound, "Package "+name+" has no version "+version)
-			}
-		}
-		return v, userError(http.StatusNotFound, "Package does not exist")
-	}
-	return v, err
-}
-
 // docLink is the package document's URL, naming the version only when the
 // request did (pinned), so that the document's links stay on it.
-func docLink(base string, v store.Version, pinned bool) string {
+func docLink(base string, v registry.Version, pinned bool) string {
 	link := base + "/package/" + v.Title
 	if pinned {
 		link += "/" + v.Version
@@ -80,8 +63,8 @@ func docLink(base string, v store.Version, pinned bool) string {
 	return link
 }
 
-func (s *Server) sendTarball(c *call, v store.Version) error {
-	data, err := s.db.Tarball(v.Shasum)
+func (s *Server) sendTarball(c *call, v registry.Version) error {
+	data, err := s.core.Tarball(v.Shasum)
 	if err != nil {
 		return err
 	}
@@ -95,7 +78,7 @@ func (s *Server) sendTarball(c *call, v store.Version) error {
 
 // sendDocument writes the package document. pinned is set when the URL
 // named the version, so that links name it too.
-func (s *Server) sendDocument(c *call, v store.Version, pinned bool) error {
+func (s *Server) sendDocument(c *call, v registry.Version, pinned bool) error {
 	link := docLink(c.base, v, pinned)
 	date := v.Published.UTC().Format(isoMillis)
 	if c.legacy {
@@ -114,7 +97,7 @@ func (s *Server) sendDocument(c *call, v store.Version, pinned bool) error {
 			Shasum      string `json:"shasum"`
 		}{link + "/data", link + "/README", v.Title, v.Description, v.Version, v.Author, v.License, date, v.Shasum}, cacheable)
 	}
-	rels, err := s.db.Releases(c.r.Context(), v.Title)
+	rels, err := s.core.Releases(c.r.Context(), v.Title)
 	if err != nil {
 		return err
 	}
@@ -136,7 +119,7 @@ func (s *Server) sendDocument(c *call, v store.Version, pinned bool) error {
 
 // releases encodes as a JSON object from version to date, newest first:
 // encoding/json would sort a map's keys.
-type releases []store.Release
+type releases []registry.Release
 
 func (rs releases) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer

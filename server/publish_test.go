@@ -26,8 +26,8 @@ import (
 	"github.com/nessemble/nessemble-registry/archive"
 	"github.com/nessemble/nessemble-registry/auth"
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
-	"github.com/nessemble/nessemble-registry/store"
 )
 
 // --- building uploads, the way users pack them ---------------------------
@@ -142,7 +142,7 @@ func (e *env) newAccount(username string) (token string) {
 		e.t.Fatal(err)
 	}
 	ctx := context.Background()
-	u, err := e.db.CreateUser(ctx, store.User{Username: username, Email: username + "@example.com",
+	u, err := e.db.CreateUser(ctx, registry.User{Username: username, Email: username + "@example.com",
 		Name: "User " + username, PasswordHash: hash})
 	if err != nil {
 		e.t.Fatal(err)
@@ -189,7 +189,7 @@ func (e *env) snapshot() string {
 		e.t.Fatal(err)
 	}
 	fmt.Fprintf(&b, "packages=%d users=%d\nlist=%s\n", pkgs, users, e.get("/?per_page=100").body)
-	list, _, err := e.db.ListPackages(ctx, store.ListOptions{Limit: 100})
+	list, _, err := e.db.ListPackages(ctx, registry.ListOptions{Limit: 100})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func (e *env) checkFilesMatchVersions() {
 		e.t.Errorf("stray files in tmp/: %v", tmp)
 	}
 	want := map[string]bool{}
-	list, _, err := e.db.ListPackages(ctx, store.ListOptions{Limit: 100})
+	list, _, err := e.db.ListPackages(ctx, registry.ListOptions{Limit: 100})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestPublishAnswerAndCanonicalTarball(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, server.Config{})
 	clock := newFakeClock(time.Date(2026, 5, 4, 3, 2, 1, 0, time.UTC))
-	e.srv.SetClock(clock.Now)
+	e.core.SetClock(clock.Now)
 	e.db.SetClock(clock.Now)
 	token := e.newAccount("alice")
 
@@ -468,7 +468,7 @@ func TestPublishFailureLeavesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, server.Config{})
 	clock := newFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	e.srv.SetClock(clock.Now)
+	e.core.SetClock(clock.Now)
 	token := e.newAccount("alice")
 
 	// Work out where the canonical tarball will go and put a folder in its

@@ -14,9 +14,9 @@ import (
 
 func loadReference(t *testing.T, db *store.DB, entries []reference.Entry) {
 	t.Helper()
-	var es []store.RefEntry
+	var es []reference.Entry
 	for _, e := range entries {
-		es = append(es, store.RefEntry{Path: e.Path, Text: e.Text})
+		es = append(es, reference.Entry{Path: e.Path, Text: e.Text})
 	}
 	if err := db.ReplaceReference(context.Background(), es); err != nil {
 		t.Fatal(err)

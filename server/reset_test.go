@@ -19,7 +19,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
-	"net/mail"
+	netmail "net/mail"
 	"net/textproto"
 	"regexp"
 	"strings"
@@ -29,8 +29,8 @@ import (
 
 	"github.com/nessemble/nessemble-registry/auth"
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
-	"github.com/nessemble/nessemble-registry/server"
-	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/mail"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // resetT0 starts a TOTP step, so that ±30 s are the adjacent steps.
@@ -56,19 +56,20 @@ var (
 	resetHash     string
 )
 
-// newResetEnv starts a registry with cfg on a fixed clock at resetT0.
-func newResetEnv(t *testing.T, cfg server.Config) (*env, *resetClock) {
+// newResetEnv starts a registry with rc, and email through m unless it is
+// nil, on a fixed clock at resetT0.
+func newResetEnv(t *testing.T, rc registry.Config, m *mail.Config) (*env, *resetClock) {
 	t.Helper()
-	e := newEnv(t, cfg)
+	e := newRegistryEnv(t, rc, m)
 	clock := &resetClock{t: resetT0}
-	e.srv.SetClock(clock.now)
+	e.core.SetClock(clock.now)
 	e.db.SetClock(clock.now)
 	return e, clock
 }
 
 // addResetUser creates a user whose password is resetOldPassword (hashed
 // once for the whole package: argon2 is slow under -race).
-func (e *env) addResetUser(username, name string) store.User {
+func (e *env) addResetUser(username, name string) registry.User {
 	e.t.Helper()
 	resetHashOnce.Do(func() {
 		var err error
@@ -76,7 +77,7 @@ func (e *env) addResetUser(username, name string) store.User {
 			panic(err)
 		}
 	})
-	u, err := e.db.CreateUser(context.Background(), store.User{
+	u, err := e.db.CreateUser(context.Background(), registry.User{
 		Username: username, Email: username + "@example.org", Name: name, PasswordHash: resetHash})
 	if err != nil {
 		e.t.Fatal(err)
@@ -88,7 +89,7 @@ func (e *env) client() *nesclient.Client { return &nesclient.Client{Registry: e.
 
 // resetToken reads the user's reset token from the store: the only way
 // to learn what a QR code encodes without a QR decoder.
-func (e *env) resetToken(u store.User) string {
+func (e *env) resetToken(u registry.User) string {
 	e.t.Helper()
 	r, err := e.db.ResetOf(context.Background(), u.ID)
 	if err != nil {
@@ -136,7 +137,7 @@ type smtpServer struct {
 }
 
 // newSMTPServer listens on 127.0.0.1 and speaks just enough SMTP for
-// net/smtp, in the security mode of server.SMTPConfig.TLS. It returns the
+// net/smtp, in the security mode of mail.Config.TLS. It returns the
 // pool that trusts its self-signed certificate.
 func newSMTPServer(t *testing.T, mode string) (*smtpServer, *x509.CertPool) {
 	t.Helper()
@@ -151,8 +152,8 @@ func newSlowSMTPServer(t *testing.T, mode string, slow time.Duration) (*smtpServ
 		slow:     slow,
 		msgs:     make(chan mailMsg, 16),
 		tls:      &tls.Config{Certificates: []tls.Certificate{cert}},
-		implicit: mode == server.SMTPTLS,
-		startTLS: mode == server.SMTPStartTLS,
+		implicit: mode == mail.TLS,
+		startTLS: mode == mail.StartTLS,
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -290,7 +291,7 @@ var hexToken = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
 // readResetMail checks the message's shape and returns its two parts.
 func readResetMail(t *testing.T, data []byte) (text, html string) {
 	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(data))
+	msg, err := netmail.ReadMessage(bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("not a mail message: %v", err)
 	}
@@ -332,14 +333,12 @@ func readResetMail(t *testing.T, data []byte) (text, html string) {
 // --- email delivery ---
 
 func TestForgotPasswordEmail(t *testing.T) {
-	for _, mode := range []string{server.SMTPStartTLS, server.SMTPTLS, server.SMTPPlain} {
+	for _, mode := range []string{mail.StartTLS, mail.TLS, mail.Plain} {
 		t.Run(mode, func(t *testing.T) {
 			smtpd, pool := newSMTPServer(t, mode)
-			e, _ := newResetEnv(t, server.Config{
-				BaseURL: "", // the mail must not name the registry from a Host header
-				SMTP: server.SMTPConfig{Host: "127.0.0.1", Port: smtpd.port, User: "mailer", Password: "s3cret",
-					From: "Nessemble registry <registry@example.org>", TLS: mode, RootCAs: pool},
-			})
+			// No Registry: the mail must not name the registry from a Host header.
+			e, _ := newResetEnv(t, registry.Config{}, &mail.Config{Host: "127.0.0.1", Port: smtpd.port, User: "mailer",
+				Password: "s3cret", From: "Nessemble registry <registry@example.org>", TLS: mode, RootCAs: pool})
 			u := e.addResetUser("alice", "Alice <b> & co")
 			if err := e.db.AddToken(context.Background(), u.ID, "login-token", time.Hour); err != nil {
 				t.Fatal(err)
@@ -356,7 +355,7 @@ func TestForgotPasswordEmail(t *testing.T) {
 			}
 
 			m := smtpd.next(t)
-			if m.tls != (mode != server.SMTPPlain) {
+			if m.tls != (mode != mail.Plain) {
 				t.Errorf("delivered over TLS = %v in mode %s", m.tls, mode)
 			}
 			if m.auth != "\x00mailer\x00s3cret" {
@@ -381,7 +380,7 @@ func TestForgotPasswordEmail(t *testing.T) {
 			if !strings.Contains(text, "Alice <b> & co") || !strings.Contains(html, "Alice &lt;b&gt; &amp; co") {
 				t.Errorf("name not shown, or not escaped in HTML:\n%s\n%s", text, html)
 			}
-			if mode != server.SMTPStartTLS {
+			if mode != mail.StartTLS {
 				return // one full reset is enough; argon2 is slow
 			}
 
@@ -413,9 +412,9 @@ func TestForgotPasswordEmail(t *testing.T) {
 // TestShutdownWaitsForResetMail: a reset email still being sent when the
 // server shuts down goes out before Shutdown returns.
 func TestShutdownWaitsForResetMail(t *testing.T) {
-	smtpd, pool := newSlowSMTPServer(t, server.SMTPPlain, 500*time.Millisecond)
-	e, _ := newResetEnv(t, server.Config{SMTP: server.SMTPConfig{
-		Host: "127.0.0.1", Port: smtpd.port, From: "registry@example.org", TLS: server.SMTPPlain, RootCAs: pool}})
+	smtpd, pool := newSlowSMTPServer(t, mail.Plain, 500*time.Millisecond)
+	e, _ := newResetEnv(t, registry.Config{}, &mail.Config{
+		Host: "127.0.0.1", Port: smtpd.port, From: "registry@example.org", TLS: mail.Plain, RootCAs: pool})
 	e.addResetUser("alice", "Alice")
 	r := e.do(http.MethodPost, "/user/forgotpassword", map[string]string{"Content-Type": "application/json"},
 		`{"username": "alice"}`)
@@ -437,9 +436,9 @@ func TestShutdownWaitsForResetMail(t *testing.T) {
 // TestForgotPasswordEmailUnknownUser: with email delivery, an unknown
 // name gets exactly the answer a real one gets, and no mail goes out.
 func TestForgotPasswordEmailUnknownUser(t *testing.T) {
-	smtpd, pool := newSMTPServer(t, server.SMTPPlain)
-	e, clock := newResetEnv(t, server.Config{SMTP: server.SMTPConfig{
-		Host: "127.0.0.1", Port: smtpd.port, From: "registry@example.org", TLS: server.SMTPPlain, RootCAs: pool}})
+	smtpd, pool := newSMTPServer(t, mail.Plain)
+	e, clock := newResetEnv(t, registry.Config{}, &mail.Config{
+		Host: "127.0.0.1", Port: smtpd.port, From: "registry@example.org", TLS: mail.Plain, RootCAs: pool})
 	e.addResetUser("alice", "Alice")
 
 	forgot := func(name string) resp {
@@ -477,7 +476,7 @@ func TestForgotPasswordEmailUnknownUser(t *testing.T) {
 }
 
 func TestForgotPasswordUnavailable(t *testing.T) {
-	e, _ := newResetEnv(t, server.Config{})
+	e, _ := newResetEnv(t, registry.Config{}, nil)
 	e.addResetUser("alice", "Alice")
 	_, err := e.client().ForgotPassword("alice")
 	wantClientError(t, err, 403, "ask its operator")
@@ -512,7 +511,7 @@ func decodeQRData(t *testing.T, data string) (int, []bool) {
 }
 
 func TestForgotPasswordQR(t *testing.T) {
-	e, clock := newResetEnv(t, server.Config{ResetQR: true})
+	e, clock := newResetEnv(t, registry.Config{ResetQR: true}, nil)
 	u := e.addResetUser("alice", "Alice")
 	if err := e.db.AddToken(context.Background(), u.ID, "login-token", time.Hour); err != nil {
 		t.Fatal(err)
@@ -598,7 +597,7 @@ func TestForgotPasswordQR(t *testing.T) {
 // TestResetTOTPSteps: the codes of the adjacent 30-second steps are
 // accepted, those two steps away are not.
 func TestResetTOTPSteps(t *testing.T) {
-	e, _ := newResetEnv(t, server.Config{ResetQR: true})
+	e, _ := newResetEnv(t, registry.Config{ResetQR: true}, nil)
 	u := e.addResetUser("alice", "Alice")
 	for _, step := range []time.Duration{-30 * time.Second, 30 * time.Second} {
 		if _, err := e.client().ForgotPassword("alice"); err != nil {
@@ -618,7 +617,7 @@ func TestResetTOTPSteps(t *testing.T) {
 }
 
 func TestResetExpires(t *testing.T) {
-	e, clock := newResetEnv(t, server.Config{ResetQR: true, ResetTTL: 5 * time.Minute})
+	e, clock := newResetEnv(t, registry.Config{ResetQR: true, ResetTTL: 5 * time.Minute}, nil)
 	u := e.addResetUser("alice", "Alice")
 	doc, err := e.client().ForgotPassword("alice")
 	if err != nil {
@@ -638,7 +637,7 @@ func TestResetExpires(t *testing.T) {
 
 // TestResetWrongCodesCancel: guessing six-digit codes is bounded.
 func TestResetWrongCodesCancel(t *testing.T) {
-	e, _ := newResetEnv(t, server.Config{ResetQR: true})
+	e, _ := newResetEnv(t, registry.Config{ResetQR: true}, nil)
 	u := e.addResetUser("alice", "Alice")
 	if _, err := e.client().ForgotPassword("alice"); err != nil {
 		t.Fatal(err)
@@ -649,7 +648,7 @@ func TestResetWrongCodesCancel(t *testing.T) {
 	if wrong == right {
 		wrong = "000001"
 	}
-	for i := 1; i < store.MaxResetFailures; i++ {
+	for i := 1; i < registry.MaxResetFailures; i++ {
 		wantClientError(t, e.client().ResetPassword("alice", "brand new pw", wrong), 401, "Wrong reset token")
 	}
 	wantClientError(t, e.client().ResetPassword("alice", "brand new pw", wrong), 401, "cancelled")
@@ -657,7 +656,7 @@ func TestResetWrongCodesCancel(t *testing.T) {
 }
 
 func TestResetPasswordErrors(t *testing.T) {
-	e, _ := newResetEnv(t, server.Config{ResetQR: true})
+	e, _ := newResetEnv(t, registry.Config{ResetQR: true}, nil)
 	e.addResetUser("alice", "Alice")
 	e.addResetUser("bob", "Bob")
 	if _, err := e.client().ForgotPassword("alice"); err != nil {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // call is one request on its way through the server. It is the
@@ -115,7 +115,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if params, ok := readQuery(c.path); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		r.URL.RawQuery = normalQuery(r.URL.RawQuery, params)
-		c.cacheKey, c.gen = cacheKey(c.legacy, c.base, c.path, r.URL.RawQuery), s.db.Changes()
+		c.cacheKey, c.gen = cacheKey(c.legacy, c.base, c.path, r.URL.RawQuery), s.core.Serial()
 		if e := s.cache.get(c.cacheKey); c.cacheKey != "" && e != nil {
 			c.send(e)
 			return
@@ -403,24 +403,33 @@ func (c *call) fail(err error) {
 // logs it when the cause is ours. The REST sink and GraphQL share it.
 func (c *call) classify(err error) (status int, msg string) {
 	var ae *apiError
+	var re *registry.Error
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
 		return ae.status, ae.msg
+	case errors.As(err, &re):
+		if re.Allow != "" {
+			c.Header().Set("Allow", re.Allow)
+		}
+		if re.RetryAfter > 0 {
+			c.Header()["Retry-After"] = []string{strconv.Itoa(int((re.RetryAfter + time.Second - 1) / time.Second))}
+		}
+		return kindStatus[re.Kind], re.Msg
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge,
 			"Request body too large: the limit is " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, registry.ErrNotFound):
 		return http.StatusNotFound, "Not Found"
 	case errors.Is(err, context.Canceled) && c.r.Context().Err() != nil:
 		// The client went away (net/http cancels the request when it
 		// closes or half-closes its side): not the registry's fault.
 		c.s.log.Debug("request cancelled by the client", "method", c.r.Method, "path", c.r.URL.Path)
 		return statusClientClosed, "Request cancelled: the client closed its side of the connection"
-	case errors.Is(err, store.ErrDamaged):
+	case errors.Is(err, registry.ErrDamaged):
 		c.s.log.Error("damaged data folder", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
 		return http.StatusInternalServerError, "The registry's copy of this version is damaged; tell its operator (nessemble-registry check)"
-	case errors.Is(err, store.ErrNoSpace):
+	case errors.Is(err, registry.ErrNoSpace):
 		// The operator must hear about it; the user only needs to know
 		// that retrying later can work.
 		c.s.log.Error("disk full", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
@@ -433,6 +442,19 @@ func (c *call) classify(err error) (status int, msg string) {
 // statusClientClosed is nginx's status for a request its client
 // abandoned; the access log shows it, and a client still reading gets it.
 const statusClientClosed = 499
+
+// kindStatus is the status of each kind of the registry's errors.
+var kindStatus = map[registry.Kind]int{
+	registry.Invalid:      http.StatusBadRequest,
+	registry.Unauthorized: http.StatusUnauthorized,
+	registry.Forbidden:    http.StatusForbidden,
+	registry.NotFound:     http.StatusNotFound,
+	registry.WrongMethod:  http.StatusMethodNotAllowed,
+	registry.Conflict:     http.StatusConflict,
+	registry.TooLarge:     http.StatusRequestEntityTooLarge,
+	registry.Refused:      http.StatusUnprocessableEntity,
+	registry.TooMany:      http.StatusTooManyRequests,
+}
 
 const internalMessage = "Internal server error; the registry's operator can find the cause in its log"
 

@@ -3,21 +3,18 @@
 package server
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/nessemble/nessemble-registry/auth"
-	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // Config holds the server's settings. Zero values take the defaults below.
@@ -32,31 +29,18 @@ type Config struct {
 	RateWindow time.Duration
 	// MaxAge is how long clients may cache read answers.
 	MaxAge time.Duration
-	// TokenTTL is how long a login token lives.
-	TokenTTL time.Duration
 	// MaxUpload bounds a publish request's body.
 	MaxUpload int64
 	// MaxConns and MaxConnsPerAddr cap the connections open at once, in
 	// total and from one client address; connections over a cap are
 	// refused at accept.
 	MaxConns, MaxConnsPerAddr int
-	// SignupClosed refuses POST /user/create.
-	SignupClosed bool
 	// Version is the server's own version, shown by /status.
 	Version string
 	// AccessLog, when set, receives one line per request, as slog's text
 	// handler would write it, or its JSON handler with AccessLogJSON.
 	AccessLog     io.Writer
 	AccessLogJSON bool
-
-	// ResetTTL is how long a password-reset token lives.
-	ResetTTL time.Duration
-	// ResetQR turns on the authenticator QR fallback of password reset
-	// when SMTP is not configured. It hands a reset credential to anyone
-	// who names an account: fine on a classroom LAN, not on the internet.
-	ResetQR bool
-	// SMTP, when its Host is set, delivers reset tokens by email.
-	SMTP SMTPConfig
 }
 
 // Defaults.
@@ -64,7 +48,6 @@ const (
 	DefaultRateLimit  = 1200 // per address per minute: a classroom of 30 behind one NAT
 	DefaultRateWindow = time.Minute
 	DefaultMaxAge     = 60 * time.Second
-	DefaultTokenTTL   = 24 * time.Hour
 	DefaultMaxUpload  = 1 << 20
 	// About 65 MiB of held connections at most (16 KiB each in
 	// net/http's hands, 4 in the front's: TestConnectionFloodRSS), and an
@@ -72,7 +55,6 @@ const (
 	// classroom of 30 behind one NAT.
 	DefaultMaxConns        = 4096
 	DefaultMaxConnsPerAddr = 256
-	DefaultResetTTL        = 10 * time.Minute
 )
 
 func (c *Config) setDefaults() {
@@ -85,14 +67,8 @@ func (c *Config) setDefaults() {
 	if c.MaxAge <= 0 {
 		c.MaxAge = DefaultMaxAge
 	}
-	if c.TokenTTL <= 0 {
-		c.TokenTTL = DefaultTokenTTL
-	}
 	if c.MaxUpload <= 0 {
 		c.MaxUpload = DefaultMaxUpload
-	}
-	if c.ResetTTL <= 0 {
-		c.ResetTTL = DefaultResetTTL
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = DefaultMaxConns
@@ -100,17 +76,16 @@ func (c *Config) setDefaults() {
 	if c.MaxConnsPerAddr <= 0 {
 		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr
 	}
-	c.SMTP.setDefaults()
 	if c.Version == "" {
 		c.Version = "dev"
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 }
 
-// Server answers the registry API over a store.
+// Server answers the registry API over the registry's rules.
 type Server struct {
 	cfg     Config
-	db      *store.DB
+	core    *registry.Service
 	log     *slog.Logger
 	router  *httprouter.Router
 	reads   *httprouter.Router // the cacheable reads of router
@@ -118,84 +93,38 @@ type Server struct {
 	cache   *respCache
 	maxAge  []string // Cache-Control of reads
 	second  atomic.Pointer[perSecond]
-	guard   *guard
 	access  *accessLog // nil: no access log
 	started time.Time
-	now     func() time.Time
 
 	// mount is the path prefix of BaseURL ("" or "/registry"), which the
 	// server strips from requests that still carry it.
 	mount string
 
-	refMu sync.Mutex
-	ref   *refCache
-
-	mailMu    sync.Mutex    // see createMailReset
-	mailSlots chan struct{} // see queueResetMail
-	// decoyKey stands in for the token of a user that does not exist, so
-	// that checking a signature costs the same either way.
-	decoyKey string
-
 	front front // see front.go
 	// stopFollow ends the change log follower that Serve starts.
 	stopFollow chan struct{}
-	// background counts work an answer left running (reset emails), which
-	// Shutdown waits for.
-	background sync.WaitGroup
 }
 
 // New builds a server. The logger receives what goes wrong inside it.
-func New(cfg Config, db *store.DB, log *slog.Logger) *Server {
+func New(cfg Config, core *registry.Service, log *slog.Logger) *Server {
 	cfg.setDefaults()
 	s := &Server{
 		cfg:     cfg,
-		db:      db,
+		core:    core,
 		log:     log,
 		started: time.Now(),
-		now:     time.Now,
 	}
 	if u, err := url.Parse(cfg.BaseURL); err == nil {
 		s.mount = strings.TrimRight(u.Path, "/")
 	}
 	s.limiter = newLimiter(cfg.RateLimit, cfg.RateWindow)
-	s.cache = newRespCache(db)
+	s.cache = newRespCache(core.Serial)
 	s.maxAge = []string{"max-age=" + strconv.Itoa(int(cfg.MaxAge/time.Second))}
-	s.guard = newGuard()
-	s.mailSlots = make(chan struct{}, maxMailsInFlight)
-	s.decoyKey, _ = auth.NewToken() // crypto/rand never fails since Go 1.24
 	s.access = newAccessLog(cfg.AccessLog, cfg.AccessLogJSON)
 	s.router, s.reads = s.routes()
 	s.stopFollow = make(chan struct{})
 	return s
 }
-
-// followEvery is how often a serving registry reads the change log, so
-// that what a command or another process writes to the data folder is
-// served within a second.
-const followEvery = 250 * time.Millisecond
-
-// follow keeps the store's index, and so the answer cache, up with the
-// change log until Shutdown.
-func (s *Server) follow() {
-	t := time.NewTicker(followEvery)
-	defer t.Stop()
-	failing := false
-	for {
-		select {
-		case <-s.stopFollow:
-			return
-		case <-t.C:
-		}
-		err := s.db.CatchUp(context.Background())
-		if err != nil && !failing {
-			s.log.Warn("cannot read the change log; answers may be stale until it can", "err", err)
-		}
-		failing = err != nil
-	}
-}
-
-// SetClock replaces the server's clock (tests).
-func (s *Server) SetClock(now func() time.Time) { s.now = now }
 
 // Handler serves the API through net/http alone, without the front of
 // Serve (see front.go): for tests and for embedding in another server.

@@ -2,15 +2,12 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nessemble/nessemble-registry/auth"
-	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // maxJSONBody bounds the JSON bodies of the user endpoints.
@@ -61,8 +58,8 @@ func stringFields(m map[string]any, names ...string) ([]string, error) {
 }
 
 func (s *Server) handleCreateUser(c *call) error {
-	if s.cfg.SignupClosed {
-		return userError(http.StatusForbidden, "Sign-up is closed on this registry; ask its operator to create your account")
+	if err := s.core.SignupOpen(); err != nil {
+		return err // before reading a body it would refuse anyway
 	}
 	m, err := readJSONObject(c)
 	if err != nil {
@@ -72,45 +69,11 @@ func (s *Server) handleCreateUser(c *call) error {
 	if err != nil {
 		return err
 	}
-	name, username, email, password := strings.TrimSpace(f[0]), f[1], f[2], f[3]
-	// Name every invalid field at once, so the user fixes them in one go.
-	var invalid []string
-	for _, err := range []error{auth.ValidateName(name), auth.ValidateUsername(username),
-		auth.ValidateEmail(email), auth.ValidatePassword(password)} {
-		if err != nil {
-			invalid = append(invalid, err.Error())
-		}
-	}
-	if len(invalid) > 0 {
-		return userError(http.StatusBadRequest, strings.Join(invalid, "; "))
-	}
-	if err := s.addUser(c, name, username, email, password); err != nil {
+	if _, err := s.core.SignUp(c.r.Context(), registry.NewUser{Name: f[0], Username: f[1], Email: f[2], Password: f[3]}); err != nil {
 		return err
 	}
 	c.write(http.StatusCreated, "application/json", []byte("{}"), noStore)
 	return nil
-}
-
-func (s *Server) addUser(c *call, name, username, email, password string) error {
-	hash, err := auth.HashPassword(password)
-	if err != nil {
-		return err
-	}
-	_, err = s.db.CreateUser(c.r.Context(), store.User{Username: username, Email: email, Name: name, PasswordHash: hash})
-	if errors.Is(err, store.ErrConflict) {
-		return userError(http.StatusConflict, "User already exists")
-	}
-	return err
-}
-
-// checkPassword checks a login's password, spending the same time whether
-// or not the user exists (found is false when it does not).
-func checkPassword(u store.User, found bool, password string) bool {
-	if !found {
-		auth.DummyCheck(password)
-		return false
-	}
-	return auth.CheckPassword(u.PasswordHash, password)
 }
 
 func (s *Server) handleLogin(c *call) error {
@@ -122,34 +85,8 @@ func (s *Server) handleLogin(c *call) error {
 	if err != nil {
 		return userError(http.StatusUnauthorized, err.Error())
 	}
-	u, err := s.db.UserByLogin(c.r.Context(), login)
-	found := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	// Failures count per account, whichever of its username or email was
-	// typed, and per address.
-	account := "name:" + strings.ToLower(login)
-	if found {
-		account = "id:" + strconv.FormatInt(u.ID, 10)
-	}
-	keys := guardKeys(account, clientAddr(c.r))
-	if wait := s.guard.begin(keys, s.now()); wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		c.Header()["Retry-After"] = []string{strconv.Itoa(secs)}
-		return userError(http.StatusTooManyRequests,
-			"Too many failed logins; wait "+strconv.Itoa(secs)+" seconds and try again")
-	}
-	ok := checkPassword(u, found, password)
-	s.guard.end(keys, s.now(), ok)
-	if !ok {
-		return userError(http.StatusUnauthorized, "Invalid username or password")
-	}
-	token, err := auth.NewToken()
+	token, err := s.core.Login(c.r.Context(), login, password, clientAddr(c.r))
 	if err != nil {
-		return err
-	}
-	if err := s.db.AddToken(c.r.Context(), u.ID, token, s.cfg.TokenTTL); err != nil {
 		return err
 	}
 	return c.json(http.StatusOK, struct {
@@ -157,40 +94,18 @@ func (s *Server) handleLogin(c *call) error {
 	}{token}, noStore)
 }
 
-const badAuthorization = "Invalid authorization: unknown user, or a token that expired or was revoked; run nessemble login"
-
-// authorize checks the request's HMAC Authorization header against the
-// user's live login tokens. route is the bare route the client signs,
-// whatever prefix the request went to.
-func (s *Server) authorize(c *call, route string) (store.User, string, error) {
+// authorize checks the request's HMAC Authorization header. route is the
+// bare route the client signs, whatever prefix the request went to.
+func (s *Server) authorize(c *call, route string) (registry.User, string, error) {
 	h := c.r.Header.Get("Authorization")
 	if h == "" {
-		return store.User{}, "", userError(http.StatusUnauthorized, "Not logged in: run nessemble login first")
+		return registry.User{}, "", userError(http.StatusUnauthorized, "Not logged in: run nessemble login first")
 	}
 	login, mac, err := auth.ParseHMAC(h)
 	if err != nil {
-		return store.User{}, "", userError(http.StatusUnauthorized, err.Error())
+		return registry.User{}, "", userError(http.StatusUnauthorized, err.Error())
 	}
-	u, tokens, err := s.db.UserTokens(c.r.Context(), login)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return store.User{}, "", err
-	}
-	// As many keys are tried for every request, whether or not the user
-	// exists or has tokens, so that the time taken does not tell.
-	match := -1
-	for i := range store.MaxTokensPerUser {
-		key := s.decoyKey
-		if i < len(tokens) {
-			key = tokens[i]
-		}
-		if auth.Verify(key, c.r.Method, route, mac) && i < len(tokens) {
-			match = i
-		}
-	}
-	if match < 0 {
-		return store.User{}, "", userError(http.StatusUnauthorized, badAuthorization)
-	}
-	return u, tokens[match], nil
+	return s.core.Authorize(c.r.Context(), login, mac, c.r.Method, route)
 }
 
 func (s *Server) handleLogout(c *call) error {
@@ -198,7 +113,7 @@ func (s *Server) handleLogout(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.RevokeToken(c.r.Context(), u.ID, token); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.core.Logout(c.r.Context(), u, token); err != nil {
 		return err
 	}
 	c.write(http.StatusOK, "application/json", []byte("{}"), noStore)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nessemble/nessemble-registry/auth"
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
 )
 
@@ -142,7 +143,7 @@ func TestCreateUserRefused(t *testing.T) {
 
 func TestSignupClosed(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, server.Config{SignupClosed: true})
+	e := newRegistryEnv(t, registry.Config{SignupClosed: true}, nil)
 	wantError(t, e.createUser(`{"name": "Bob", "username": "bob", "email": "bob@example.com", "password": "long enough"}`),
 		http.StatusForbidden, "ask its operator")
 	if n := e.userCount(); n != 0 {
@@ -267,10 +268,10 @@ func TestTokenExpiry(t *testing.T) {
 		{"configured", 90 * time.Minute, 90 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, server.Config{TokenTTL: tc.ttl})
+			e := newRegistryEnv(t, registry.Config{TokenTTL: tc.ttl}, nil)
 			clock := newFakeClock(time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC))
 			e.db.SetClock(clock.Now)
-			e.srv.SetClock(clock.Now)
+			e.core.SetClock(clock.Now)
 			e.newAccount("alice")
 			token := e.login("alice", testPassword)
 			clock.Advance(tc.want - time.Minute)
@@ -306,7 +307,7 @@ func TestLoginBruteForce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, server.Config{})
 	clock := newFakeClock(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))
-	e.srv.SetClock(clock.Now)
+	e.core.SetClock(clock.Now)
 	e.newAccount("alice")
 	e.newAccount("bob")
 	login := func(user, pass string) resp {

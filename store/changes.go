@@ -4,45 +4,30 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
-)
 
-// Kinds of change in the change log.
-const (
-	ChangePublish   = "publish"   // a version was stored
-	ChangeReference = "reference" // the reference was replaced
+	"github.com/nessemble/nessemble-registry/registry"
 )
-
-// Change is one entry of the change log (see migrations/003_changes.sql).
-type Change struct {
-	Serial  int64
-	Kind    string
-	Title   string // package changes only
-	Version string
-	Shasum  string
-	At      time.Time
-}
 
 // logChange appends c to the change log inside the transaction that makes
 // the change, so that the two commit together or not at all.
-func logChange(ctx context.Context, tx *sql.Tx, c Change) error {
+func logChange(ctx context.Context, tx *sql.Tx, c registry.Change) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, title, version, shasum, at) VALUES (?, ?, ?, ?, ?)`,
 		c.Kind, c.Title, c.Version, c.Shasum, millis(c.At))
 	return err
 }
 
 // ChangesSince returns up to limit changes after serial, oldest first.
-func (db *DB) ChangesSince(ctx context.Context, serial int64, limit int) ([]Change, error) {
+func (db *DB) ChangesSince(ctx context.Context, serial int64, limit int) ([]registry.Change, error) {
 	rows, err := db.rd.QueryContext(ctx, `SELECT serial, kind, title, version, shasum, at FROM changes
 		WHERE serial > ? ORDER BY serial LIMIT ?`, serial, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var cs []Change
+	var cs []registry.Change
 	for rows.Next() {
 		var (
-			c  Change
+			c  registry.Change
 			at int64
 		)
 		if err := rows.Scan(&c.Serial, &c.Kind, &c.Title, &c.Version, &c.Shasum, &at); err != nil {
@@ -77,11 +62,11 @@ func (db *DB) CatchUp(ctx context.Context) error {
 		}
 		for _, c := range cs {
 			switch c.Kind {
-			case ChangePublish:
+			case registry.ChangePublish:
 				if err := db.reindex(ctx, c.Title); err != nil {
 					return err
 				}
-			case ChangeReference:
+			case registry.ChangeReference:
 				db.refSerial.Store(c.Serial)
 			}
 			// The index first, the serial second: whoever sees the new
@@ -103,7 +88,7 @@ func (db *DB) reindex(ctx context.Context, title string) error {
 	// Read under the index's lock, so that a load cannot slip in between
 	// and be overwritten with an older row.
 	p, err := db.Package(ctx, title)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, registry.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -119,7 +104,7 @@ func (db *DB) reindex(ctx context.Context, title string) error {
 func (db *DB) openSerials(ctx context.Context) error {
 	var last, ref sql.NullInt64
 	err := db.rd.QueryRowContext(ctx, `SELECT (SELECT max(serial) FROM changes),
-		(SELECT max(serial) FROM changes WHERE kind = ?)`, ChangeReference).Scan(&last, &ref)
+		(SELECT max(serial) FROM changes WHERE kind = ?)`, registry.ChangeReference).Scan(&last, &ref)
 	db.serial.Store(last.Int64)
 	db.refSerial.Store(ref.Int64)
 	return err

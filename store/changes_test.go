@@ -6,7 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/reference"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // TestChangeLog: every publish and reference import appends to the change
@@ -18,22 +19,22 @@ func TestChangeLog(t *testing.T) {
 	if db.Changes() != 0 {
 		t.Fatalf("fresh folder at serial %d", db.Changes())
 	}
-	v1, err := publish(t, db, "alice", store.Create, version("pad", "1.0.0"))
+	v1, err := publish(t, db, "alice", registry.Create, version("pad", "1.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := publish(t, db, "alice", store.Update, version("pad", "0.9.0")); err == nil {
+	if _, err := publish(t, db, "alice", registry.Update, version("pad", "0.9.0")); err == nil {
 		t.Fatal("an older version was accepted")
 	}
-	if err := db.ReplaceReference(ctx, []store.RefEntry{{Path: "a", Text: "A\n"}}); err != nil {
+	if err := db.ReplaceReference(ctx, []reference.Entry{{Path: "a", Text: "A\n"}}); err != nil {
 		t.Fatal(err)
 	}
 	cs, err := db.ChangesSince(ctx, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cs) != 2 || cs[0].Kind != store.ChangePublish || cs[0].Title != "pad" || cs[0].Version != "1.0.0" ||
-		cs[0].Shasum != v1.Shasum || !cs[0].At.Equal(v1.Published) || cs[1].Kind != store.ChangeReference ||
+	if len(cs) != 2 || cs[0].Kind != registry.ChangePublish || cs[0].Title != "pad" || cs[0].Version != "1.0.0" ||
+		cs[0].Shasum != v1.Shasum || !cs[0].At.Equal(v1.Published) || cs[1].Kind != registry.ChangeReference ||
 		cs[1].Serial <= cs[0].Serial {
 		t.Fatalf("change log %+v", cs)
 	}
@@ -52,7 +53,7 @@ func TestCatchUpSeesOtherProcesses(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	server, command := open(t, dir), open(t, dir)
-	if _, err := publish(t, server, "alice", store.Create, version("pad", "1.0.0")); err != nil {
+	if _, err := publish(t, server, "alice", registry.Create, version("pad", "1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	if _, total, _ := server.Search(ctx, "joy", 0, 10); total != 0 { // loads the index
@@ -60,11 +61,11 @@ func TestCatchUpSeesOtherProcesses(t *testing.T) {
 	}
 	before := server.Changes()
 	v := version("joy", "1.0.0")
-	if _, err := publish(t, command, "bob", store.Create, v); err != nil {
+	if _, err := publish(t, command, "bob", registry.Create, v); err != nil {
 		t.Fatal(err)
 	}
 	v.Version, v.Description = "2.0.0", "newer"
-	if _, err := publish(t, command, "bob", store.Update, v); err != nil {
+	if _, err := publish(t, command, "bob", registry.Update, v); err != nil {
 		t.Fatal(err)
 	}
 	if _, total, _ := server.Search(ctx, "joy", 0, 10); total != 0 || server.Changes() != before {
@@ -80,7 +81,7 @@ func TestCatchUpSeesOtherProcesses(t *testing.T) {
 	if server.Changes() != command.Changes() || server.Changes() != before+2 {
 		t.Errorf("serial %d, the writer's %d, want %d", server.Changes(), command.Changes(), before+2)
 	}
-	if list, n, _ := server.ListPackages(ctx, store.ListOptions{Limit: 10}); n != 2 || list[0].Title != "joy" {
+	if list, n, _ := server.ListPackages(ctx, registry.ListOptions{Limit: 10}); n != 2 || list[0].Title != "joy" {
 		t.Errorf("list after CatchUp: %d %+v", n, list)
 	}
 }
@@ -91,12 +92,12 @@ func TestChangeLogMigration(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := open(t, dir)
-	for _, v := range []store.Version{version("pad", "1.0.0"), version("joy", "1.0.0"), version("pad", "1.1.0")} {
-		if _, err := publish(t, db, "alice", store.Import, v); err != nil {
+	for _, v := range []registry.Version{version("pad", "1.0.0"), version("joy", "1.0.0"), version("pad", "1.1.0")} {
+		if _, err := publish(t, db, "alice", registry.Import, v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := db.ReplaceReference(ctx, []store.RefEntry{{Path: "a", Text: "A\n"}}); err != nil {
+	if err := db.ReplaceReference(ctx, []reference.Entry{{Path: "a", Text: "A\n"}}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

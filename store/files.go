@@ -7,18 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/nessemble/nessemble-registry/registry"
 )
-
-// ErrNoSpace means a tarball could not be written because the data
-// folder's disk is full (ENOSPC), the user's quota is used up (EDQUOT) or
-// the process may not grow files any further (EFBIG). Nothing is stored;
-// the same publish works once the operator has made room.
-var ErrNoSpace = errors.New("no space left for the data folder")
-
-// ErrDamaged means a stored version's tarball is missing or does not
-// match its SHA-1: data loss the operator must hear of (check finds it
-// too), never a "not found".
-var ErrDamaged = errors.New("data folder damaged")
 
 // uploadPrefix begins the name of every temporary file put writes.
 const uploadPrefix = "upload-"
@@ -105,10 +96,10 @@ func (f files) put(shasum string, data []byte) (created bool, err error) {
 	return !existed, nil
 }
 
-// putError wraps a failed write of put, marking a full disk as ErrNoSpace.
+// putError wraps a failed write of put, marking a full disk as registry.ErrNoSpace.
 func putError(err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
-		return fmt.Errorf("store tarball: %w: %w", ErrNoSpace, err)
+		return fmt.Errorf("store tarball: %w: %w", registry.ErrNoSpace, err)
 	}
 	return fmt.Errorf("store tarball: %w", err)
 }
@@ -126,7 +117,7 @@ func (f files) read(shasum string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: tarball %s is missing", ErrDamaged, p)
+		return nil, fmt.Errorf("%w: tarball %s is missing", registry.ErrDamaged, p)
 	}
 	if err != nil {
 		return nil, err
@@ -134,7 +125,7 @@ func (f files) read(shasum string) ([]byte, error) {
 	// The file is named by its SHA-1, so checking costs one hash: a
 	// truncated or altered file is never served as the version.
 	if got := sha1Hex(b); got != shasum {
-		return nil, fmt.Errorf("%w: tarball %s has SHA-1 %s", ErrDamaged, p, got)
+		return nil, fmt.Errorf("%w: tarball %s has SHA-1 %s", registry.ErrDamaged, p, got)
 	}
 	return b, nil
 }

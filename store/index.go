@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // index keeps every package's list fields in memory, in title order and
@@ -31,13 +33,13 @@ type index struct {
 }
 
 type indexed struct {
-	pkg      Package
+	pkg      registry.Package
 	hay      string // title, description and tags, lower-cased, split by \x1f
 	descKey  string // lower-cased description
 	titleKey string // lower-cased title
 }
 
-func newIndexed(p Package) *indexed {
+func newIndexed(p registry.Package) *indexed {
 	parts := append([]string{p.Title, p.Description}, p.Tags...)
 	return &indexed{
 		pkg:      p,
@@ -109,7 +111,7 @@ func (db *DB) loadIndex(ctx context.Context) error {
 }
 
 // putLocked adds or replaces a package; ix.mu is held and ix loaded.
-func (ix *index) putLocked(p Package) {
+func (ix *index) putLocked(p registry.Package) {
 	e := newIndexed(p)
 	if i, found := slices.BinarySearchFunc(ix.byTitle, e, byTitleCmp); found {
 		old := ix.byTitle[i]
@@ -143,7 +145,7 @@ func (ix *index) rlockPacked() {
 }
 
 // ListPackages returns one page of packages and the number of packages.
-func (db *DB) ListPackages(ctx context.Context, o ListOptions) ([]Package, int, error) {
+func (db *DB) ListPackages(ctx context.Context, o registry.ListOptions) ([]registry.Package, int, error) {
 	if err := db.loadIndex(ctx); err != nil {
 		return nil, 0, err
 	}
@@ -155,7 +157,7 @@ func (db *DB) ListPackages(ctx context.Context, o ListOptions) ([]Package, int, 
 		order = ix.byDesc
 	}
 	n := len(order)
-	var page []Package
+	var page []registry.Package
 	for i := o.Offset; i < o.Offset+o.Limit && i < n; i++ {
 		k := i
 		if o.Desc {
@@ -169,7 +171,7 @@ func (db *DB) ListPackages(ctx context.Context, o ListOptions) ([]Package, int, 
 // Search returns one page of packages whose title, description or tags
 // contain term (case-insensitive), the exact title match first, then by
 // title, and the number of matches.
-func (db *DB) Search(ctx context.Context, term string, offset, limit int) ([]Package, int, error) {
+func (db *DB) Search(ctx context.Context, term string, offset, limit int) ([]registry.Package, int, error) {
 	if err := db.loadIndex(ctx); err != nil {
 		return nil, 0, err
 	}
@@ -179,7 +181,7 @@ func (db *DB) Search(ctx context.Context, term string, offset, limit int) ([]Pac
 	ix.rlockPacked()
 	defer ix.mu.RUnlock()
 
-	var page []Package
+	var page []registry.Package
 	total := 0
 	take := func(e *indexed) {
 		if total >= offset && total < offset+limit {

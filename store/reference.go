@@ -3,17 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
-)
 
-// RefEntry is one reference term: a slash-separated path and its text.
-type RefEntry struct {
-	Path string
-	Text string
-}
+	"github.com/nessemble/nessemble-registry/reference"
+	"github.com/nessemble/nessemble-registry/registry"
+)
 
 // ReplaceReference swaps the whole reference for entries in one
 // transaction: on any failure the old reference stays as it was.
-func (db *DB) ReplaceReference(ctx context.Context, entries []RefEntry) error {
+func (db *DB) ReplaceReference(ctx context.Context, entries []reference.Entry) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM reference`); err != nil {
 			return err
@@ -28,7 +25,7 @@ func (db *DB) ReplaceReference(ctx context.Context, entries []RefEntry) error {
 				return err
 			}
 		}
-		return logChange(ctx, tx, Change{Kind: ChangeReference, At: db.now()})
+		return logChange(ctx, tx, registry.Change{Kind: registry.ChangeReference, At: db.now()})
 	})
 	if err != nil {
 		return err
@@ -38,15 +35,15 @@ func (db *DB) ReplaceReference(ctx context.Context, entries []RefEntry) error {
 }
 
 // Reference returns every reference entry, ordered by path.
-func (db *DB) Reference(ctx context.Context) ([]RefEntry, error) {
+func (db *DB) Reference(ctx context.Context) ([]reference.Entry, error) {
 	rows, err := db.rd.QueryContext(ctx, `SELECT path, text FROM reference ORDER BY path`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var es []RefEntry
+	var es []reference.Entry
 	for rows.Next() {
-		var e RefEntry
+		var e reference.Entry
 		if err := rows.Scan(&e.Path, &e.Text); err != nil {
 			return nil, err
 		}

@@ -5,69 +5,20 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"github.com/nessemble/nessemble-registry/registry"
 )
-
-// ErrResetDead means a password reset can no longer be used: it was used,
-// it expired, or too many wrong codes cancelled it.
-var ErrResetDead = errors.New("password reset used, expired or cancelled")
-
-// MaxResetFailures is how many wrong codes cancel a QR-delivered reset.
-// Its TOTP codes have only six digits, so guessing must stay bounded.
-const MaxResetFailures = 5
 
 // resetRetention is how long a dead reset is kept after it expires, so
 // that a late attempt learns why it failed.
 const resetRetention = 24 * time.Hour
 
-// Reset is a user's password reset.
-type Reset struct {
-	ID       int64
-	UserID   int64
-	Username string
-	Email    string
-	// Token is the reset credential: the HMAC key of the reset request.
-	Token string
-	// QR is set when the token was handed out as an authenticator QR code;
-	// only then are its TOTP codes accepted in place of the token.
-	QR bool
-	// QRID is the one-time id of the QR image; "" once it was fetched.
-	QRID     string
-	Created  time.Time
-	Expires  time.Time
-	Used     bool
-	Failures int
-}
-
-// ResetState says whether a reset can still be used, and if not, why.
-type ResetState int
-
-// The states of a reset, in the order State checks them.
-const (
-	ResetLive ResetState = iota
-	ResetUsed
-	ResetCancelled
-	ResetExpired
-)
-
-// State reports the reset's state at time now.
-func (r Reset) State(now time.Time) ResetState {
-	switch {
-	case r.Used:
-		return ResetUsed
-	case r.Failures >= MaxResetFailures:
-		return ResetCancelled
-	case !now.Before(r.Expires):
-		return ResetExpired
-	}
-	return ResetLive
-}
-
 // CreateReset starts a password reset for the user that lives for ttl,
 // replacing any earlier reset of the user. qrID is the id of the QR image
 // for a QR-delivered reset, "" for one delivered by email.
-func (db *DB) CreateReset(ctx context.Context, userID int64, token, qrID string, ttl time.Duration) (Reset, error) {
+func (db *DB) CreateReset(ctx context.Context, userID int64, token, qrID string, ttl time.Duration) (registry.Reset, error) {
 	now := db.now().UTC().Truncate(time.Millisecond)
-	r := Reset{UserID: userID, Token: token, QR: qrID != "", QRID: qrID, Created: now, Expires: now.Add(ttl)}
+	r := registry.Reset{UserID: userID, Token: token, QR: qrID != "", QRID: qrID, Created: now, Expires: now.Add(ttl)}
 	var qrCol any // NULL: the column is unique, and "" would collide
 	if qrID != "" {
 		qrCol = qrID
@@ -95,30 +46,30 @@ const resetColumns = `SELECT r.id, r.user_id, u.username, u.email, r.token, r.qr
 	r.created_at, r.expires_at, r.used_at IS NOT NULL, r.failures
 	FROM resets r JOIN users u ON u.id = r.user_id `
 
-func scanReset(row *sql.Row) (Reset, error) {
+func scanReset(row *sql.Row) (registry.Reset, error) {
 	var (
-		r                Reset
+		r                registry.Reset
 		created, expires int64
 	)
 	err := row.Scan(&r.ID, &r.UserID, &r.Username, &r.Email, &r.Token, &r.QR, &r.QRID, &created, &expires, &r.Used, &r.Failures)
 	if err != nil {
-		return Reset{}, translate(err)
+		return registry.Reset{}, translate(err)
 	}
 	r.Created, r.Expires = fromMillis(created), fromMillis(expires)
 	return r, nil
 }
 
-// ResetOf returns the user's reset, live or dead; ErrNotFound when the
+// ResetOf returns the user's reset, live or dead; registry.ErrNotFound when the
 // user has none.
-func (db *DB) ResetOf(ctx context.Context, userID int64) (Reset, error) {
+func (db *DB) ResetOf(ctx context.Context, userID int64) (registry.Reset, error) {
 	return scanReset(db.rd.QueryRowContext(ctx, resetColumns+`WHERE r.user_id = ?`, userID))
 }
 
 // ResetByLogin returns the reset of the user a login names, as
-// UserByLogin finds them; ErrNotFound when there is no such user or the
+// UserByLogin finds them; registry.ErrNotFound when there is no such user or the
 // user has no reset. It is one query either way, so that its time does
 // not tell which.
-func (db *DB) ResetByLogin(ctx context.Context, login string) (Reset, error) {
+func (db *DB) ResetByLogin(ctx context.Context, login string) (registry.Reset, error) {
 	return scanReset(db.rd.QueryRowContext(ctx, resetColumns+`WHERE r.user_id = (`+userIDByLogin+`)`, login))
 }
 
@@ -136,16 +87,16 @@ func (db *DB) FailReset(ctx context.Context, resetID int64) (int, error) {
 // ResetPassword uses the reset: in one transaction it checks that the
 // reset is still live, marks it used, sets the user's password hash and
 // revokes every login token of the user. Of two concurrent calls for one
-// reset, only one succeeds; the other gets ErrResetDead.
+// reset, only one succeeds; the other gets registry.ErrResetDead.
 func (db *DB) ResetPassword(ctx context.Context, resetID int64, hash string) error {
 	now := millis(db.now())
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		var userID int64
 		err := tx.QueryRowContext(ctx, `UPDATE resets SET used_at = ?1, qr_id = NULL
 			WHERE id = ?2 AND used_at IS NULL AND expires_at > ?1 AND failures < ?3 RETURNING user_id`,
-			now, resetID, MaxResetFailures).Scan(&userID)
+			now, resetID, registry.MaxResetFailures).Scan(&userID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrResetDead
+			return registry.ErrResetDead
 		}
 		if err != nil {
 			return err
@@ -158,19 +109,19 @@ func (db *DB) ResetPassword(ctx context.Context, resetID int64, hash string) err
 const liveQR = `WHERE r.qr_id = ?1 AND r.used_at IS NULL AND r.expires_at > ?2 AND r.failures < ?3`
 
 // QRReset returns the live reset whose QR image has the id qrID, without
-// using up the image; ErrNotFound if there is none.
-func (db *DB) QRReset(ctx context.Context, qrID string) (Reset, error) {
-	return scanReset(db.rd.QueryRowContext(ctx, resetColumns+liveQR, qrID, millis(db.now()), MaxResetFailures))
+// using up the image; registry.ErrNotFound if there is none.
+func (db *DB) QRReset(ctx context.Context, qrID string) (registry.Reset, error) {
+	return scanReset(db.rd.QueryRowContext(ctx, resetColumns+liveQR, qrID, millis(db.now()), registry.MaxResetFailures))
 }
 
 // TakeQR returns the live reset whose QR image has the id qrID and
-// forgets the id, so that the image is served once; ErrNotFound if there
+// forgets the id, so that the image is served once; registry.ErrNotFound if there
 // is no such reset.
-func (db *DB) TakeQR(ctx context.Context, qrID string) (Reset, error) {
-	var r Reset
+func (db *DB) TakeQR(ctx context.Context, qrID string) (registry.Reset, error) {
+	var r registry.Reset
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		r, err = scanReset(tx.QueryRowContext(ctx, resetColumns+liveQR, qrID, millis(db.now()), MaxResetFailures))
+		r, err = scanReset(tx.QueryRowContext(ctx, resetColumns+liveQR, qrID, millis(db.now()), registry.MaxResetFailures))
 		if err != nil {
 			return err
 		}

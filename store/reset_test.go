@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -25,7 +26,7 @@ func (c *resetClock) add(d time.Duration) {
 
 // openResetDB opens a store in a temp folder with one user, alice, whose
 // password hash is "old", and a fixed clock.
-func openResetDB(t *testing.T) (*store.DB, store.User, *resetClock) {
+func openResetDB(t *testing.T) (*store.DB, registry.User, *resetClock) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, t.TempDir())
@@ -35,7 +36,7 @@ func openResetDB(t *testing.T) (*store.DB, store.User, *resetClock) {
 	t.Cleanup(func() { db.Close() })
 	clock := &resetClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	db.SetClock(clock.now)
-	u, err := db.CreateUser(ctx, store.User{Username: "alice", Email: "alice@example.org", Name: "Alice", PasswordHash: "old"})
+	u, err := db.CreateUser(ctx, registry.User{Username: "alice", Email: "alice@example.org", Name: "Alice", PasswordHash: "old"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func passwordHash(t *testing.T, db *store.DB, login string) string {
 func TestResetLifecycle(t *testing.T) {
 	ctx := context.Background()
 	db, u, clock := openResetDB(t)
-	if _, err := db.ResetOf(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.ResetOf(ctx, u.ID); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("ResetOf before any reset: %v, want ErrNotFound", err)
 	}
 	if err := db.AddToken(ctx, u.ID, "login-token", time.Hour); err != nil {
@@ -79,7 +80,7 @@ func TestResetLifecycle(t *testing.T) {
 	if !got.Expires.Equal(clock.now().Add(10 * time.Minute)) {
 		t.Errorf("Expires = %v, want ten minutes from now", got.Expires)
 	}
-	if err := db.ResetPassword(ctx, first.ID, "h1"); !errors.Is(err, store.ErrResetDead) {
+	if err := db.ResetPassword(ctx, first.ID, "h1"); !errors.Is(err, registry.ErrResetDead) {
 		t.Errorf("the replaced reset still works: %v", err)
 	}
 
@@ -93,10 +94,10 @@ func TestResetLifecycle(t *testing.T) {
 		t.Errorf("login tokens survived the reset: %v", toks)
 	}
 	got, _ = db.ResetOf(ctx, u.ID)
-	if got.State(clock.now()) != store.ResetUsed || got.QRID != "" {
+	if got.State(clock.now()) != registry.ResetUsed || got.QRID != "" {
 		t.Errorf("after use: state %v, QRID %q", got.State(clock.now()), got.QRID)
 	}
-	if err := db.ResetPassword(ctx, second.ID, "again"); !errors.Is(err, store.ErrResetDead) {
+	if err := db.ResetPassword(ctx, second.ID, "again"); !errors.Is(err, registry.ErrResetDead) {
 		t.Errorf("second use: %v, want ErrResetDead", err)
 	}
 	if h := passwordHash(t, db, "alice"); h != "new" {
@@ -112,20 +113,20 @@ func TestResetExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.add(10*time.Minute - time.Millisecond)
-	if s := r.State(clock.now()); s != store.ResetLive {
+	if s := r.State(clock.now()); s != registry.ResetLive {
 		t.Fatalf("state just before expiry = %v", s)
 	}
 	if _, err := db.QRReset(ctx, "qr"); err != nil {
 		t.Fatalf("QRReset just before expiry: %v", err)
 	}
 	clock.add(time.Millisecond)
-	if s := r.State(clock.now()); s != store.ResetExpired {
+	if s := r.State(clock.now()); s != registry.ResetExpired {
 		t.Fatalf("state at expiry = %v", s)
 	}
-	if _, err := db.TakeQR(ctx, "qr"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.TakeQR(ctx, "qr"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("TakeQR after expiry: %v", err)
 	}
-	if err := db.ResetPassword(ctx, r.ID, "new"); !errors.Is(err, store.ErrResetDead) {
+	if err := db.ResetPassword(ctx, r.ID, "new"); !errors.Is(err, registry.ErrResetDead) {
 		t.Errorf("ResetPassword after expiry: %v", err)
 	}
 	if h := passwordHash(t, db, "alice"); h != "old" {
@@ -133,7 +134,7 @@ func TestResetExpiry(t *testing.T) {
 	}
 
 	// A day after expiry the row is pruned by the next reset of anyone.
-	bob, err := db.CreateUser(ctx, store.User{Username: "bob", Email: "bob@example.org", Name: "Bob", PasswordHash: "x"})
+	bob, err := db.CreateUser(ctx, registry.User{Username: "bob", Email: "bob@example.org", Name: "Bob", PasswordHash: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestResetExpiry(t *testing.T) {
 	if _, err := db.CreateReset(ctx, bob.ID, "bob-tok", "", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ResetOf(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.ResetOf(ctx, u.ID); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("a reset dead for a day was kept: %v", err)
 	}
 }
@@ -153,20 +154,20 @@ func TestResetFailuresCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 1; i <= store.MaxResetFailures; i++ {
+	for i := 1; i <= registry.MaxResetFailures; i++ {
 		n, err := db.FailReset(ctx, r.ID)
 		if err != nil || n != i {
 			t.Fatalf("FailReset #%d = %d, %v", i, n, err)
 		}
 	}
 	got, _ := db.ResetOf(ctx, u.ID)
-	if s := got.State(clock.now()); s != store.ResetCancelled {
-		t.Errorf("state after %d failures = %v", store.MaxResetFailures, s)
+	if s := got.State(clock.now()); s != registry.ResetCancelled {
+		t.Errorf("state after %d failures = %v", registry.MaxResetFailures, s)
 	}
-	if _, err := db.TakeQR(ctx, "qr"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.TakeQR(ctx, "qr"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("TakeQR of a cancelled reset: %v", err)
 	}
-	if err := db.ResetPassword(ctx, r.ID, "new"); !errors.Is(err, store.ErrResetDead) {
+	if err := db.ResetPassword(ctx, r.ID, "new"); !errors.Is(err, registry.ErrResetDead) {
 		t.Errorf("ResetPassword of a cancelled reset: %v", err)
 	}
 }
@@ -186,7 +187,7 @@ func TestTakeQROnce(t *testing.T) {
 	if err != nil || r.Token != "tok" || r.Username != "alice" {
 		t.Fatalf("TakeQR = %+v, %v", r, err)
 	}
-	if _, err := db.TakeQR(ctx, "qr-id"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.TakeQR(ctx, "qr-id"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("second TakeQR: %v, want ErrNotFound", err)
 	}
 	// The reset itself lives on: only the image is gone.
@@ -222,7 +223,7 @@ func TestResetSingleUseConcurrent(t *testing.T) {
 			t.Fatalf("uses %d and %d both succeeded", won, i)
 		case err == nil:
 			won = i
-		case !errors.Is(err, store.ErrResetDead):
+		case !errors.Is(err, registry.ErrResetDead):
 			t.Fatalf("use %d: %v", i, err)
 		}
 	}
@@ -244,7 +245,7 @@ func TestSetPasswordEndsReset(t *testing.T) {
 	if err := db.SetPassword(ctx, u.ID, "operator's"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.ResetPassword(ctx, r.ID, "new"); !errors.Is(err, store.ErrResetDead) {
+	if err := db.ResetPassword(ctx, r.ID, "new"); !errors.Is(err, registry.ErrResetDead) {
 		t.Errorf("a deleted reset still works: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -42,7 +43,7 @@ func seeded(b *testing.B, n int) string {
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		for v := 0; v < versionsPerPackage; v++ {
-			ver := store.Version{
+			ver := registry.Version{
 				Title:       fmt.Sprintf("pkg-%06d", i),
 				Version:     fmt.Sprintf("1.%d.0", v),
 				Description: fmt.Sprintf("Generated library %d for sprites and sound", i),
@@ -53,7 +54,7 @@ func seeded(b *testing.B, n int) string {
 			if i == n/2 {
 				ver.Description = "The only quokka in the registry"
 			}
-			if _, err := db.Publish(ctx, "bench", store.Import, ver, []byte(ver.Title+" "+ver.Version)); err != nil {
+			if _, err := db.Publish(ctx, "bench", ver, []byte(ver.Title+" "+ver.Version), registry.PublishRule("bench", registry.Import, ver.Title, ver.Version)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -77,7 +78,7 @@ func BenchmarkScale(b *testing.B) {
 		}
 		// Load the in-memory list index before timing, as a running
 		// server does on its first list or search.
-		if _, _, err := db.ListPackages(ctx, store.ListOptions{Limit: 1}); err != nil {
+		if _, _, err := db.ListPackages(ctx, registry.ListOptions{Limit: 1}); err != nil {
 			b.Fatal(err)
 		}
 		middle := fmt.Sprintf("pkg-%06d", n/2)
@@ -95,15 +96,15 @@ func BenchmarkScale(b *testing.B) {
 			{"search-common", func() error { _, _, err := db.Search(ctx, "sprites", 0, 10); return err }},
 			{"search-rare", func() error { _, _, err := db.Search(ctx, "quokka", 0, 10); return err }},
 			{"list-first-100", func() error {
-				_, _, err := db.ListPackages(ctx, store.ListOptions{Limit: 100})
+				_, _, err := db.ListPackages(ctx, registry.ListOptions{Limit: 100})
 				return err
 			}},
 			{"list-last-100", func() error {
-				_, _, err := db.ListPackages(ctx, store.ListOptions{Offset: n - 100, Limit: 100})
+				_, _, err := db.ListPackages(ctx, registry.ListOptions{Offset: n - 100, Limit: 100})
 				return err
 			}},
 			{"list-by-description-last-100", func() error {
-				_, _, err := db.ListPackages(ctx, store.ListOptions{Offset: n - 100, Limit: 100, ByDescription: true})
+				_, _, err := db.ListPackages(ctx, registry.ListOptions{Offset: n - 100, Limit: 100, ByDescription: true})
 				return err
 			}},
 		}
@@ -128,9 +129,9 @@ func BenchmarkScale(b *testing.B) {
 			pub := publishCopy(b, dir)
 			i := 0
 			for b.Loop() {
-				v := store.Version{Title: fmt.Sprintf("new-%d", i), Version: "1.0.0",
+				v := registry.Version{Title: fmt.Sprintf("new-%d", i), Version: "1.0.0",
 					Description: "fresh", Author: "bench", License: "MIT", Tags: []string{"new"}, Readme: "#\n"}
-				if _, err := pub.Publish(ctx, "bench", store.Create, v, []byte(v.Title)); err != nil {
+				if _, err := pub.Publish(ctx, "bench", v, []byte(v.Title), registry.PublishRule("bench", registry.Create, v.Title, v.Version)); err != nil {
 					b.Fatal(err)
 				}
 				i++

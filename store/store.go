@@ -22,16 +22,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
-)
 
-// Errors callers can test for with errors.Is.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("already exists")
-	// ErrNotOwner means the package belongs to another user.
-	ErrNotOwner = errors.New("package belongs to another user")
-	// ErrTooNew means the database was written by a newer binary.
-	ErrTooNew = errors.New("database schema is newer than this binary")
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 //go:embed migrations/*.sql
@@ -43,6 +35,9 @@ const (
 	tarballDir = "tarballs"
 	tmpDir     = "tmp"
 )
+
+// DB is what the registry's rules keep their data in.
+var _ registry.Storage = (*DB)(nil)
 
 // DB is an open registry data folder.
 type DB struct {
@@ -198,7 +193,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if have > len(ms) {
-		return fmt.Errorf("%w (database at %d, binary knows %d): upgrade nessemble-registry", ErrTooNew, have, len(ms))
+		return fmt.Errorf("%w (database at %d, binary knows %d): upgrade nessemble-registry", registry.ErrTooNew, have, len(ms))
 	}
 	for _, m := range ms[have:] {
 		err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -243,13 +238,13 @@ func translate(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %v", ErrConflict, err)
+			return fmt.Errorf("%w: %v", registry.ErrConflict, err)
 		case sqlite3.SQLITE_FULL:
-			return fmt.Errorf("%w: %v", ErrNoSpace, err)
+			return fmt.Errorf("%w: %v", registry.ErrNoSpace, err)
 		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return ErrNotFound
+		return registry.ErrNotFound
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -26,14 +27,14 @@ func open(t *testing.T, dir string) *store.DB {
 	return db
 }
 
-func version(title, v string) store.Version {
-	return store.Version{Title: title, Version: v, Description: "d " + v, Author: "alice",
+func version(title, v string) registry.Version {
+	return registry.Version{Title: title, Version: v, Description: "d " + v, Author: "alice",
 		License: "MIT", Tags: []string{"t"}, Readme: "# " + title}
 }
 
-func publish(t *testing.T, db *store.DB, owner string, mode store.Mode, v store.Version) (store.Version, error) {
+func publish(t *testing.T, db *store.DB, owner string, mode registry.Mode, v registry.Version) (registry.Version, error) {
 	t.Helper()
-	return db.Publish(context.Background(), owner, mode, v, []byte("tarball "+v.Title+" "+v.Version))
+	return db.Publish(context.Background(), owner, v, []byte("tarball "+v.Title+" "+v.Version), registry.PublishRule(owner, mode, v.Title, v.Version))
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
@@ -52,7 +53,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	if _, err := store.Open(context.Background(), dir); !errors.Is(err, store.ErrTooNew) {
+	if _, err := store.Open(context.Background(), dir); !errors.Is(err, registry.ErrTooNew) {
 		t.Fatalf("Open of a newer database: %v", err)
 	}
 }
@@ -86,7 +87,7 @@ func TestConcurrentOpen(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	db := open(t, dir)
-	if _, err := publish(t, db, "alice", store.Create, version("pkg", "1.0.0")); err != nil {
+	if _, err := publish(t, db, "alice", registry.Create, version("pkg", "1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -96,41 +97,39 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
-func TestPublishRules(t *testing.T) {
+// TestPublishRule: Publish hands the rule what is stored of the title,
+// stores nothing the rule refuses, and keeps the newest version as the
+// package's face when an older one is added.
+func TestPublishRule(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, t.TempDir())
-	if _, err := publish(t, db, "alice", store.Update, version("pkg", "1.0.0")); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("update of a missing package: %v", err)
+	var seen []registry.Stored
+	rule := func(refuse error) func(registry.Stored) error {
+		return func(st registry.Stored) error { seen = append(seen, st); return refuse }
 	}
-	if _, err := publish(t, db, "alice", store.Create, version("pkg", "1.0.0")); err != nil {
-		t.Fatal(err)
+	put := func(v string, r func(registry.Stored) error) error {
+		_, err := db.Publish(ctx, "alice", version("pkg", v), []byte("tarball "+v), r)
+		return err
 	}
-	if _, err := publish(t, db, "alice", store.Create, version("pkg", "2.0.0")); !errors.Is(err, store.ErrPackageExists) {
-		t.Errorf("create of an existing own package: %v", err)
+	refused := errors.New("refused")
+	if err := put("1.0.0", rule(refused)); err != refused {
+		t.Fatalf("refused publish: %v", err)
 	}
-	if _, err := publish(t, db, "bob", store.Update, version("PKG", "2.0.0")); !errors.Is(err, store.ErrNotOwner) {
-		t.Errorf("update by another user: %v", err)
-	}
-	var nn *store.NotNewerError
-	for _, v := range []string{"1.0.0", "0.9.0", "1.0.0-rc.1"} {
-		if _, err := publish(t, db, "alice", store.Update, version("pkg", v)); !errors.As(err, &nn) || nn.Current != "1.0.0" {
-			t.Errorf("update to %s: %v", v, err)
+	for _, v := range []string{"1.0.0", "2.0.0", "1.5.0"} {
+		if err := put(v, rule(nil)); err != nil {
+			t.Fatal(err)
 		}
 	}
-	for _, v := range []string{"1.9.0", "1.10.0"} {
-		if _, err := publish(t, db, "alice", store.Update, version("pkg", v)); err != nil {
-			t.Fatalf("update to %s: %v", v, err)
-		}
+	if err := put("1.5.0", rule(nil)); !errors.Is(err, registry.ErrConflict) {
+		t.Errorf("a version stored twice: %v", err)
 	}
-	// Import may add an older version; the newest stays the package's face.
-	if _, err := publish(t, db, "alice", store.Import, version("pkg", "1.5.0")); err != nil {
-		t.Fatal(err)
+	want := []registry.Stored{{}, {}, {Exists: true, Owner: "alice", Latest: "1.0.0"},
+		{Exists: true, Owner: "alice", Latest: "2.0.0"}, {Exists: true, Owner: "alice", Latest: "2.0.0", HasVersion: true}}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("the rule saw %+v, want %+v", seen, want)
 	}
-	if _, err := publish(t, db, "alice", store.Import, version("pkg", "1.5.0")); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("same version twice: %v", err)
-	}
-	p, err := db.Package(ctx, "pkg")
-	if err != nil || p.Latest != "1.10.0" || p.Description != "d 1.10.0" {
+	p, err := db.Package(ctx, "PKG")
+	if err != nil || p.Latest != "2.0.0" || p.Description != "d 2.0.0" || p.Title != "pkg" {
 		t.Errorf("package = %+v, %v", p, err)
 	}
 	rels, err := db.Releases(ctx, "pkg")
@@ -141,12 +140,12 @@ func TestPublishRules(t *testing.T) {
 	for _, r := range rels {
 		got = append(got, r.Version)
 	}
-	if strings.Join(got, " ") != "1.10.0 1.9.0 1.5.0 1.0.0" {
+	if strings.Join(got, " ") != "2.0.0 1.5.0 1.0.0" {
 		t.Errorf("releases = %v", got)
 	}
-	// Failed publishes left no files behind.
+	// Refused publishes left no files behind.
 	if probs, err := db.Check(ctx, false); err != nil || len(probs) != 0 {
-		t.Errorf("check after failed publishes: %v %v", probs, err)
+		t.Errorf("check after refused publishes: %v %v", probs, err)
 	}
 }
 
@@ -154,11 +153,11 @@ func TestCheck(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := open(t, dir)
-	a, err := publish(t, db, "alice", store.Create, version("a", "1.0.0"))
+	a, err := publish(t, db, "alice", registry.Create, version("a", "1.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := publish(t, db, "alice", store.Create, version("b", "1.0.0"))
+	b, err := publish(t, db, "alice", registry.Create, version("b", "1.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +219,7 @@ func TestRemoveLeftovers(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := open(t, dir)
-	a, err := publish(t, db, "alice", store.Create, version("a", "1.0.0"))
+	a, err := publish(t, db, "alice", registry.Create, version("a", "1.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +294,7 @@ func TestCheckWhilePublishing(t *testing.T) {
 	const n = 60
 	go func() {
 		for i := range n {
-			if _, err := publish(t, server, "alice", store.Create, version(fmt.Sprintf("p%03d", i), "1.0.0")); err != nil {
+			if _, err := publish(t, server, "alice", registry.Create, version(fmt.Sprintf("p%03d", i), "1.0.0")); err != nil {
 				done <- err
 				return
 			}
@@ -337,7 +336,7 @@ func TestSearchAndList(t *testing.T) {
 		if title == "beta" {
 			v.Tags = []string{"Alpha-Tag"}
 		}
-		if _, err := publish(t, db, "alice", store.Create, v); err != nil {
+		if _, err := publish(t, db, "alice", registry.Create, v); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -348,7 +347,7 @@ func TestSearchAndList(t *testing.T) {
 	if _, total, _ := db.Search(ctx, "_", 0, 10); total != 1 {
 		t.Errorf("'_' matched %d packages, want only the literal underscore", total)
 	}
-	ps, total, err = db.ListPackages(ctx, store.ListOptions{Offset: 1, Limit: 2, Desc: true})
+	ps, total, err = db.ListPackages(ctx, registry.ListOptions{Offset: 1, Limit: 2, Desc: true})
 	if err != nil || total != 4 || len(ps) != 2 || ps[0].Title != "under_score" || ps[1].Title != "beta" {
 		t.Errorf("list = %v %d %v", ps, total, err)
 	}
@@ -359,7 +358,7 @@ func TestSearchAndList(t *testing.T) {
 func TestIndexFollowsPublishes(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, t.TempDir())
-	if _, err := publish(t, db, "alice", store.Create, version("alpha", "1.0.0")); err != nil {
+	if _, err := publish(t, db, "alice", registry.Create, version("alpha", "1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	if _, total, _ := db.Search(ctx, "walrus", 0, 10); total != 0 {
@@ -367,7 +366,7 @@ func TestIndexFollowsPublishes(t *testing.T) {
 	}
 	v := version("beta", "1.0.0")
 	v.Description = "A walrus"
-	if _, err := publish(t, db, "alice", store.Create, v); err != nil {
+	if _, err := publish(t, db, "alice", registry.Create, v); err != nil {
 		t.Fatal(err)
 	}
 	if ps, total, _ := db.Search(ctx, "walrus", 0, 10); total != 1 || ps[0].Title != "beta" {
@@ -375,7 +374,7 @@ func TestIndexFollowsPublishes(t *testing.T) {
 	}
 	v = version("beta", "2.0.0")
 	v.Description = "A narwhal"
-	if _, err := publish(t, db, "alice", store.Update, v); err != nil {
+	if _, err := publish(t, db, "alice", registry.Update, v); err != nil {
 		t.Fatal(err)
 	}
 	if _, total, _ := db.Search(ctx, "walrus", 0, 10); total != 0 {
@@ -384,7 +383,7 @@ func TestIndexFollowsPublishes(t *testing.T) {
 	if _, total, _ := db.Search(ctx, "narwhal", 0, 10); total != 1 {
 		t.Errorf("new description not found")
 	}
-	ps, _, _ := db.ListPackages(ctx, store.ListOptions{Limit: 10, ByDescription: true})
+	ps, _, _ := db.ListPackages(ctx, registry.ListOptions{Limit: 10, ByDescription: true})
 	if len(ps) != 2 || ps[0].Description != "A narwhal" || ps[1].Description != "d 1.0.0" {
 		t.Errorf("by description: %v", ps)
 	}

@@ -4,26 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
-// User is a registry account.
-type User struct {
-	ID           int64
-	Username     string
-	Email        string
-	Name         string
-	PasswordHash string
-	Created      time.Time
-}
-
-// MaxTokensPerUser bounds live login tokens per user; logging in once more
-// drops the oldest. HMAC verification tries each live token, so this also
-// bounds the work one request can cause.
-const MaxTokensPerUser = 16
-
 // CreateUser adds u. A username or email already taken (in any case) is
-// ErrConflict.
-func (db *DB) CreateUser(ctx context.Context, u User) (User, error) {
+// registry.ErrConflict.
+func (db *DB) CreateUser(ctx context.Context, u registry.User) (registry.User, error) {
 	u.Created = db.now().UTC().Truncate(time.Millisecond)
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO users (username, email, name, password_hash, created_at)
@@ -45,9 +32,9 @@ const userColumns = `SELECT id, username, email, name, password_hash, created_at
 
 // UserByLogin finds a user by username or, failing that, by email, both
 // case-insensitive.
-func (db *DB) UserByLogin(ctx context.Context, login string) (User, error) {
+func (db *DB) UserByLogin(ctx context.Context, login string) (registry.User, error) {
 	var (
-		u       User
+		u       registry.User
 		created int64
 	)
 	err := db.rd.QueryRowContext(ctx, userColumns+`WHERE id = (`+userIDByLogin+`)`, login).
@@ -59,17 +46,17 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (User, error) {
 // UserTokens returns the user a login names, as UserByLogin finds them,
 // and the user's live login tokens, newest first. It is one query whether
 // or not the user exists, so that checking a signature takes as long
-// either way; ErrNotFound when there is no such user.
-func (db *DB) UserTokens(ctx context.Context, login string) (User, []string, error) {
+// either way; registry.ErrNotFound when there is no such user.
+func (db *DB) UserTokens(ctx context.Context, login string) (registry.User, []string, error) {
 	rows, err := db.rd.QueryContext(ctx, `SELECT u.id, u.username, u.email, u.name, u.password_hash, u.created_at, t.token
 		FROM users u LEFT JOIN tokens t ON t.user_id = u.id AND t.expires_at > ?2
-		WHERE u.id = (`+userIDByLogin+`) ORDER BY t.id DESC LIMIT ?3`, login, millis(db.now()), MaxTokensPerUser)
+		WHERE u.id = (`+userIDByLogin+`) ORDER BY t.id DESC LIMIT ?3`, login, millis(db.now()), registry.MaxTokensPerUser)
 	if err != nil {
-		return User{}, nil, err
+		return registry.User{}, nil, err
 	}
 	defer rows.Close()
 	var (
-		u      User
+		u      registry.User
 		tokens []string
 		found  bool
 	)
@@ -79,7 +66,7 @@ func (db *DB) UserTokens(ctx context.Context, login string) (User, []string, err
 			token   sql.NullString
 		)
 		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created, &token); err != nil {
-			return User{}, nil, err
+			return registry.User{}, nil, err
 		}
 		u.Created, found = fromMillis(created), true
 		if token.Valid {
@@ -87,10 +74,10 @@ func (db *DB) UserTokens(ctx context.Context, login string) (User, []string, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return User{}, nil, err
+		return registry.User{}, nil, err
 	}
 	if !found {
-		return User{}, nil, ErrNotFound
+		return registry.User{}, nil, registry.ErrNotFound
 	}
 	return u, tokens, nil
 }
@@ -116,14 +103,14 @@ func setPasswordTx(ctx context.Context, tx *sql.Tx, userID int64, hash string) e
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return registry.ErrNotFound
 	}
 	_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID)
 	return err
 }
 
 // AddToken records a login token for the user, valid for ttl, and drops
-// expired tokens and those beyond MaxTokensPerUser.
+// expired tokens and those beyond registry.MaxTokensPerUser.
 func (db *DB) AddToken(ctx context.Context, userID int64, token string, ttl time.Duration) error {
 	now := db.now()
 	return db.inTx(ctx, func(tx *sql.Tx) error {
@@ -133,7 +120,7 @@ func (db *DB) AddToken(ctx context.Context, userID int64, token string, ttl time
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?1 AND (expires_at <= ?2 OR id NOT IN
 			(SELECT id FROM tokens WHERE user_id = ?1 ORDER BY id DESC LIMIT ?3))`,
-			userID, millis(now), MaxTokensPerUser)
+			userID, millis(now), registry.MaxTokensPerUser)
 		return err
 	})
 }
@@ -141,7 +128,7 @@ func (db *DB) AddToken(ctx context.Context, userID int64, token string, ttl time
 // LiveTokens returns the user's unexpired login tokens.
 func (db *DB) LiveTokens(ctx context.Context, userID int64) ([]string, error) {
 	rows, err := db.rd.QueryContext(ctx, `SELECT token FROM tokens WHERE user_id = ? AND expires_at > ?
-		ORDER BY id DESC LIMIT ?`, userID, millis(db.now()), MaxTokensPerUser)
+		ORDER BY id DESC LIMIT ?`, userID, millis(db.now()), registry.MaxTokensPerUser)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +152,7 @@ func (db *DB) RevokeToken(ctx context.Context, userID int64, token string) error
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+			return registry.ErrNotFound
 		}
 		return nil
 	})

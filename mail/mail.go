@@ -1,4 +1,5 @@
-package server
+// Package mail delivers the registry's password-reset emails over SMTP.
+package mail
 
 import (
 	"bytes"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"math"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
@@ -20,18 +22,19 @@ import (
 	"time"
 
 	"github.com/nessemble/nessemble-registry/auth"
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // SMTP security modes.
 const (
-	SMTPStartTLS = "starttls" // plain connection upgraded with STARTTLS, which is required
-	SMTPTLS      = "tls"      // implicit TLS from the first byte (usually port 465)
-	SMTPPlain    = "none"     // no TLS at all: only for a relay on the same host
+	StartTLS = "starttls" // plain connection upgraded with STARTTLS, which is required
+	TLS      = "tls"      // implicit TLS from the first byte (usually port 465)
+	Plain    = "none"     // no TLS at all: only for a relay on the same host
 )
 
-// SMTPConfig is the mail server that delivers password-reset tokens.
-// Email delivery is on when Host is set.
-type SMTPConfig struct {
+// Config is the mail server that delivers password-reset tokens. Email
+// delivery is on when Host is set.
+type Config struct {
 	Host string
 	// Port defaults to 587 for starttls, 465 for tls and 25 for none.
 	Port int
@@ -41,25 +44,60 @@ type SMTPConfig struct {
 	Password string
 	// From is the sender address, e.g. "Nessemble registry <registry@example.org>".
 	From string
-	// TLS is SMTPStartTLS (the default), SMTPTLS or SMTPPlain.
+	// TLS is StartTLS (the default), TLS or Plain.
 	TLS string
 	// RootCAs verifies the server's certificate; nil means the system's
 	// roots. Tests set it to trust their own certificate.
 	RootCAs *x509.CertPool
+	// Registry is the registry's public URL, which the message names; ""
+	// names none. Never one taken from a request's Host header: that
+	// would let anyone put their own address in the mail.
+	Registry string
 }
 
 // Enabled reports whether email delivery is configured.
-func (c SMTPConfig) Enabled() bool { return c.Host != "" }
+func (c Config) Enabled() bool { return c.Host != "" }
 
-func (c *SMTPConfig) setDefaults() {
+// Sender sends reset emails through the mail server of its Config.
+type Sender struct{ cfg Config }
+
+// New returns a Sender for an enabled, valid configuration.
+func New(c Config) (*Sender, error) {
+	if !c.Enabled() {
+		return nil, errors.New("smtp: no mail server host")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	c.setDefaults()
+	return &Sender{cfg: c}, nil
+}
+
+// SendReset emails a reset token to its user.
+func (s *Sender) SendReset(ctx context.Context, m registry.ResetMail) error {
+	msg, err := buildResetMail(s.cfg.From, m.To, resetMail{
+		Name:     m.Name,
+		Username: m.Username,
+		Token:    m.Token,
+		Registry: s.cfg.Registry,
+		Expires:  m.Expires.UTC().Format("2006-01-02 15:04 UTC"),
+		Minutes:  int(math.Ceil(m.TTL.Minutes())),
+	}, time.Now())
+	if err != nil {
+		return err
+	}
+	return s.cfg.send(ctx, m.To, msg)
+}
+
+func (c *Config) setDefaults() {
 	if c.TLS == "" {
-		c.TLS = SMTPStartTLS
+		c.TLS = StartTLS
 	}
 	if c.Port == 0 {
 		switch c.TLS {
-		case SMTPTLS:
+		case TLS:
 			c.Port = 465
-		case SMTPPlain:
+		case Plain:
 			c.Port = 25
 		default:
 			c.Port = 587
@@ -68,15 +106,15 @@ func (c *SMTPConfig) setDefaults() {
 }
 
 // Validate checks the settings of an enabled configuration.
-func (c SMTPConfig) Validate() error {
+func (c Config) Validate() error {
 	if !c.Enabled() {
 		return nil
 	}
 	c.setDefaults()
 	switch c.TLS {
-	case SMTPStartTLS, SMTPTLS, SMTPPlain:
+	case StartTLS, TLS, Plain:
 	default:
-		return fmt.Errorf("smtp: unknown TLS mode %q: use %s, %s or %s", c.TLS, SMTPStartTLS, SMTPTLS, SMTPPlain)
+		return fmt.Errorf("smtp: unknown TLS mode %q: use %s, %s or %s", c.TLS, StartTLS, TLS, Plain)
 	}
 	if c.Port < 1 || c.Port > 65535 {
 		return fmt.Errorf("smtp: port %d out of range", c.Port)
@@ -96,8 +134,8 @@ func (c SMTPConfig) Validate() error {
 	return nil
 }
 
-// sendMail delivers msg to one recipient.
-func (c SMTPConfig) sendMail(ctx context.Context, to string, msg []byte) error {
+// send delivers msg to one recipient.
+func (c Config) send(ctx context.Context, to string, msg []byte) error {
 	// Checked here too, so that a mistyped mode can never mean plain text.
 	if err := c.Validate(); err != nil {
 		return err
@@ -109,7 +147,7 @@ func (c SMTPConfig) sendMail(ctx context.Context, to string, msg []byte) error {
 	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
 	tlsConfig := &tls.Config{ServerName: c.Host, RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12}
 	var conn net.Conn
-	if c.TLS == SMTPTLS {
+	if c.TLS == TLS {
 		conn, err = (&tls.Dialer{Config: tlsConfig}).DialContext(ctx, "tcp", addr)
 	} else {
 		conn, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
@@ -126,7 +164,7 @@ func (c SMTPConfig) sendMail(ctx context.Context, to string, msg []byte) error {
 		return fmt.Errorf("smtp: greeting: %w", err)
 	}
 	defer cl.Close()
-	if c.TLS == SMTPStartTLS {
+	if c.TLS == StartTLS {
 		// Refuse to go on in the clear: a missing STARTTLS may be an
 		// attacker stripping it.
 		if ok, _ := cl.Extension("STARTTLS"); !ok {

@@ -1,0 +1,226 @@
+// Package registry holds the registry's rules: accounts, logins and their
+// throttling, tokens, password resets, publishing and the reference. It
+// knows nothing of HTTP or SQL: the server and the commands call it, and
+// it keeps its data through Storage, which the store package implements.
+package registry
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nessemble/nessemble-registry/auth"
+	"github.com/nessemble/nessemble-registry/reference"
+)
+
+// Storage is what the registry needs of the place that keeps its data.
+// Lookups that find nothing return ErrNotFound, inserts that collide
+// ErrConflict; methods take the caller's context first.
+type Storage interface {
+	Accounts
+	Resets
+	Packages
+	References
+}
+
+// Accounts keeps users and their login tokens.
+type Accounts interface {
+	// CreateUser adds u; a username or email taken, in any case, is
+	// ErrConflict.
+	CreateUser(ctx context.Context, u User) (User, error)
+	// UserByLogin finds a user by username or, failing that, by email,
+	// both case-insensitive.
+	UserByLogin(ctx context.Context, login string) (User, error)
+	// UserTokens is UserByLogin with the user's live tokens, newest first,
+	// in one round trip whether or not the user exists.
+	UserTokens(ctx context.Context, login string) (User, []string, error)
+	// SetPassword replaces a user's password hash, revokes every token of
+	// the user and ends any pending reset, at once.
+	SetPassword(ctx context.Context, userID int64, hash string) error
+	// AddToken records a login token valid for ttl, dropping expired ones
+	// and those beyond MaxTokensPerUser.
+	AddToken(ctx context.Context, userID int64, token string, ttl time.Duration) error
+	RevokeToken(ctx context.Context, userID int64, token string) error
+}
+
+// Resets keeps password resets, at most one per user.
+type Resets interface {
+	// CreateReset replaces the user's reset with a new one living ttl;
+	// qrID is "" for one delivered by email.
+	CreateReset(ctx context.Context, userID int64, token, qrID string, ttl time.Duration) (Reset, error)
+	ResetOf(ctx context.Context, userID int64) (Reset, error)
+	// ResetByLogin is the reset of the user a login names, in one round
+	// trip whether or not there is one.
+	ResetByLogin(ctx context.Context, login string) (Reset, error)
+	// FailReset counts a wrong code and returns how many there have been.
+	FailReset(ctx context.Context, resetID int64) (int, error)
+	// ResetPassword uses a live reset: the password as SetPassword, the
+	// reset marked used; ErrResetDead if it is no longer live.
+	ResetPassword(ctx context.Context, resetID int64, hash string) error
+	// QRReset finds the live QR reset of an image id; TakeQR also uses the
+	// image's one fetch up.
+	QRReset(ctx context.Context, qrID string) (Reset, error)
+	TakeQR(ctx context.Context, qrID string) (Reset, error)
+}
+
+// Packages keeps packages, their versions and tarballs, and the change
+// log.
+type Packages interface {
+	// Publish stores v, owned by owner if the title is new, with its
+	// tarball, once rule has accepted what is stored of the title, all
+	// under one write lock: no other publish of any process comes between
+	// the rule and the write. v.Title takes the stored spelling. A change
+	// is logged in the same transaction.
+	Publish(ctx context.Context, owner string, v Version, tarball []byte, rule func(Stored) error) (Version, error)
+	Package(ctx context.Context, title string) (Package, error)
+	// Version returns one version of a package; "" means the newest.
+	Version(ctx context.Context, title, version string) (Version, error)
+	// Releases lists a package's versions, newest first.
+	Releases(ctx context.Context, title string) ([]Release, error)
+	ListPackages(ctx context.Context, o ListOptions) ([]Package, int, error)
+	// Search returns a page of the packages whose title, description or
+	// tags contain term, the exact title first, and how many match.
+	Search(ctx context.Context, term string, offset, limit int) ([]Package, int, error)
+	// Tarball returns the tarball with this SHA-1; ErrDamaged if it is
+	// missing or altered.
+	Tarball(shasum string) ([]byte, error)
+	Counts(ctx context.Context) (packages, users int, err error)
+
+	// Changes is the serial of the last change storage has caught up to:
+	// whatever was derived from package data at one serial is stale once
+	// it moves. CatchUp reads the changes other processes made since.
+	Changes() int64
+	CatchUp(ctx context.Context) error
+}
+
+// References keeps the reference documentation.
+type References interface {
+	// ReplaceReference swaps the whole reference at once.
+	ReplaceReference(ctx context.Context, entries []reference.Entry) error
+	Reference(ctx context.Context) ([]reference.Entry, error)
+	// ReferenceGeneration is the serial of the last reference change seen;
+	// 0 means none was ever imported.
+	ReferenceGeneration() int64
+}
+
+// Mailer delivers password-reset tokens by email.
+type Mailer interface {
+	SendReset(ctx context.Context, m ResetMail) error
+}
+
+// ResetMail is what a reset email says.
+type ResetMail struct {
+	To, Name, Username, Token string
+	Expires                   time.Time
+	TTL                       time.Duration
+}
+
+// Config holds the registry's settings. Zero values take the defaults.
+type Config struct {
+	// TokenTTL is how long a login token lives.
+	TokenTTL time.Duration
+	// ResetTTL is how long a password-reset token lives.
+	ResetTTL time.Duration
+	// SignupClosed refuses SignUp (CreateUser, the operator's, still works).
+	SignupClosed bool
+	// ResetQR turns on the authenticator QR fallback of password reset
+	// when there is no Mailer. It hands a reset credential to anyone who
+	// names an account: fine on a classroom LAN, not on the internet.
+	ResetQR bool
+}
+
+// Defaults.
+const (
+	DefaultTokenTTL = 24 * time.Hour
+	DefaultResetTTL = 10 * time.Minute
+)
+
+// Service is the registry: every rule, over a Storage.
+type Service struct {
+	store  Storage
+	cfg    Config
+	mailer Mailer // nil: no email
+	log    *slog.Logger
+	now    func() time.Time
+	guard  *guard
+
+	// decoyKey stands in for the token of a user that does not exist, so
+	// that checking a signature costs the same either way.
+	decoyKey  string
+	mailMu    sync.Mutex    // see createMailReset
+	mailSlots chan struct{} // see queueResetMail
+	// background counts work left running after an answer (reset emails),
+	// which Wait waits for.
+	background sync.WaitGroup
+
+	refMu sync.Mutex
+	ref   *refCache
+}
+
+// New builds the registry over st. mailer may be nil (no email); log
+// receives what goes wrong where no caller would see it.
+func New(st Storage, cfg Config, mailer Mailer, log *slog.Logger) *Service {
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	if cfg.ResetTTL <= 0 {
+		cfg.ResetTTL = DefaultResetTTL
+	}
+	s := &Service{
+		store: st, cfg: cfg, mailer: mailer, log: log, now: time.Now,
+		guard: newGuard(), mailSlots: make(chan struct{}, maxMailsInFlight),
+	}
+	s.decoyKey, _ = auth.NewToken() // crypto/rand never fails since Go 1.24
+	return s
+}
+
+// SetClock replaces the registry's clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Wait waits for the work answers left running (reset emails), or until
+// ctx ends.
+func (s *Service) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.background.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// followEvery is how often Follow reads the change log, so that what a
+// command or another process writes to the data folder is served within a
+// second.
+const followEvery = 250 * time.Millisecond
+
+// Follow keeps storage up with the change log until stop closes.
+func (s *Service) Follow(stop <-chan struct{}) {
+	t := time.NewTicker(followEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		err := s.store.CatchUp(context.Background())
+		if err != nil && !failing {
+			s.log.Warn("cannot read the change log; answers may be stale until it can", "err", err)
+		}
+		failing = err != nil
+	}
+}
+
+// Serial is where the registry stands in the change log (see
+// Packages.Changes).
+func (s *Service) Serial() int64 { return s.store.Changes() }
+
+// MailEnabled reports whether resets go out by email.
+func (s *Service) MailEnabled() bool { return s.mailer != nil }
