@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nessemble/nessemble-registry/logsink"
 	"github.com/nessemble/nessemble-registry/mail"
 	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
@@ -182,7 +183,7 @@ func newServeCmd() *cobra.Command {
 
 // serve runs the registry until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
-	out := server.NewLogWriter(logOut)
+	out := logsink.New(logOut)
 	defer out.Close()
 	log, err := newLogger(cfg.logFormat, out)
 	if err != nil {

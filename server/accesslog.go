@@ -11,7 +11,7 @@ import (
 // accessLog writes one line per request, in the same shape as the slog
 // text or JSON handler, but formatted by hand into a pooled buffer: slog's
 // general path (a caller lookup, attribute slices) cost a tenth of the
-// server's CPU per cached answer. The binary hands it a LogWriter's
+// server's CPU per cached answer. The binary hands it a logsink.Writer's
 // batched side, so that lines cost a write system call per batch.
 type accessLog struct {
 	w    io.Writer

@@ -1,4 +1,4 @@
-package server_test
+package logsink_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nessemble/nessemble-registry/server"
+	"github.com/nessemble/nessemble-registry/logsink"
 )
 
 // flakyWriter fails its first write, then records each write.
@@ -29,12 +29,12 @@ func (w *flakyWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestLogWriter: a direct line goes out after the batched lines before it;
+// TestWriter: a direct line goes out after the batched lines before it;
 // Close writes what is batched; one failed write does not end logging; and
 // no write splits a line.
-func TestLogWriter(t *testing.T) {
+func TestWriter(t *testing.T) {
 	out := &flakyWriter{}
-	l := server.NewLogWriter(out)
+	l := logsink.New(out)
 	io.WriteString(l, "lost to the failed write\n")
 	batched := l.Batched()
 	io.WriteString(batched, "access 1\n")
@@ -55,7 +55,7 @@ func TestLogWriter(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	l2 := server.NewLogWriter(&buf)
+	l2 := logsink.New(&buf)
 	io.WriteString(l2.Batched(), "kept\n")
 	l2.Close()
 	if buf.String() != "kept\n" {

@@ -1,4 +1,6 @@
-package server
+// Package logsink is the one writer of the registry's log output: the
+// access log in batches, every other line at once, never interleaved.
+package logsink
 
 import (
 	"bufio"
@@ -7,13 +9,13 @@ import (
 	"time"
 )
 
-// LogWriter is the one writer of the registry's log output. The access
+// Writer is the one writer of the registry's log output. The access
 // log writes to its Batched side, whose lines go out every flushEvery in
 // one write system call rather than one per request; other lines (slog's:
 // errors, start and stop) are written at once, after whatever is batched,
 // so lines keep their order. Every write holds whole lines, so two lines
 // never interleave, whatever the output is (a file, a pipe, journald).
-type LogWriter struct {
+type Writer struct {
 	mu   sync.Mutex
 	out  io.Writer
 	w    *bufio.Writer
@@ -24,15 +26,15 @@ type LogWriter struct {
 
 const flushEvery = 200 * time.Millisecond
 
-// NewLogWriter starts a LogWriter on w; Close stops it.
-func NewLogWriter(w io.Writer) *LogWriter {
-	l := &LogWriter{out: w, w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+// New starts a Writer on w; Close stops it.
+func New(w io.Writer) *Writer {
+	l := &Writer{out: w, w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
 	go l.flushLoop()
 	return l
 }
 
 // Write writes p at once, after the lines batched before it.
-func (l *LogWriter) Write(p []byte) (int, error) {
+func (l *Writer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.flushLocked()
@@ -40,9 +42,9 @@ func (l *LogWriter) Write(p []byte) (int, error) {
 }
 
 // Batched is the side whose lines wait for the next flush.
-func (l *LogWriter) Batched() io.Writer { return batched{l} }
+func (l *Writer) Batched() io.Writer { return batched{l} }
 
-type batched struct{ l *LogWriter }
+type batched struct{ l *Writer }
 
 func (b batched) Write(p []byte) (int, error) {
 	l := b.l
@@ -54,7 +56,7 @@ func (b batched) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func (l *LogWriter) flushLoop() {
+func (l *Writer) flushLoop() {
 	defer close(l.done)
 	t := time.NewTicker(flushEvery)
 	defer t.Stop()
@@ -70,7 +72,7 @@ func (l *LogWriter) flushLoop() {
 	}
 }
 
-func (l *LogWriter) flushLocked() {
+func (l *Writer) flushLocked() {
 	if l.w.Flush() != nil {
 		// A bufio.Writer keeps its first error for good; start afresh so
 		// that one failed write (a full disk) does not end all logging.
@@ -80,7 +82,7 @@ func (l *LogWriter) flushLocked() {
 
 // Close stops the flusher and writes what is batched. It may be called
 // more than once.
-func (l *LogWriter) Close() error {
+func (l *Writer) Close() error {
 	l.once.Do(func() { close(l.stop) })
 	<-l.done
 	l.mu.Lock()
