@@ -1,13 +1,16 @@
 package server
 
 import (
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
-// Rendered read answers are kept in memory until package data changes: a
+// Rendered read answers are kept in memory until package data changes (or
+// the bounds below push them out): a
 // package document, search page or tarball then costs one map lookup
 // instead of queries, JSON encoding and a file read. Every change to
 // package data moves the change log's serial, and the cache empties itself
@@ -21,6 +24,11 @@ const (
 	// maxCacheKey leaves out of the cache reads with longer keys: a
 	// Host, path and query of that length are nobody's ordinary read.
 	maxCacheKey = 1024
+	// evictionSample is how many entries put looks at to choose the one to
+	// evict: the one read least since it was kept. A flood of reads that
+	// are never repeated then evicts its own kind, not the entries many
+	// clients read.
+	evictionSample = 8
 )
 
 // cached is one rendered answer with its header values ready to share.
@@ -32,6 +40,7 @@ type cached struct {
 	disposition []string // tarballs only
 	integrity   []string // tarballs only
 	vary        []string // answers that differ by request header
+	hits        atomic.Int32
 }
 
 type respCache struct {
@@ -40,6 +49,7 @@ type respCache struct {
 	gen     int64 // serial() the entries were rendered at
 	entries map[string]*cached
 	bytes   int
+	evicted int // since the hit counts were last halved
 }
 
 func newRespCache(serial func() int64) *respCache {
@@ -50,6 +60,9 @@ func (rc *respCache) get(key string) *cached {
 	rc.mu.RLock()
 	e := rc.entries[key]
 	fresh := rc.gen == rc.serial()
+	if e != nil && fresh {
+		e.hits.Add(1)
+	}
 	rc.mu.RUnlock()
 	if !fresh {
 		return nil
@@ -68,17 +81,43 @@ func (rc *respCache) put(key string, e *cached, gen int64) {
 		}
 		rc.entries, rc.bytes, rc.gen = make(map[string]*cached), 0, gen
 	}
-	// Keys include query strings anyone can vary; when full, start over
-	// rather than track recency: the hot entries come back at once.
-	if len(rc.entries) >= maxCacheEntries || rc.bytes+entrySize(key, e) > maxCacheBytes {
-		rc.entries = make(map[string]*cached)
-		rc.bytes = 0
-	}
 	if old := rc.entries[key]; old != nil {
 		rc.bytes -= entrySize(key, old)
+		delete(rc.entries, key)
+	}
+	// Keys hold paths and queries anyone can vary: past the bounds, the
+	// least read entries go.
+	for len(rc.entries) > 0 && (len(rc.entries) >= maxCacheEntries || rc.bytes+entrySize(key, e) > maxCacheBytes) {
+		rc.evictLocked()
 	}
 	rc.entries[key] = e
 	rc.bytes += entrySize(key, e)
+}
+
+// evictLocked removes the least read of a few entries. Go starts every
+// map iteration at a random place, so the first few are a sample. Hit
+// counts are halved now and then, so that an entry read much long ago
+// does not stay forever.
+func (rc *respCache) evictLocked() {
+	var victim string
+	least := int32(math.MaxInt32)
+	n := 0
+	for k, e := range rc.entries {
+		if h := e.hits.Load(); h < least {
+			victim, least = k, h
+		}
+		if n++; n == evictionSample {
+			break
+		}
+	}
+	rc.bytes -= entrySize(victim, rc.entries[victim])
+	delete(rc.entries, victim)
+	if rc.evicted++; rc.evicted == maxCacheEntries {
+		rc.evicted = 0
+		for _, e := range rc.entries {
+			e.hits.Store(e.hits.Load() / 2)
+		}
+	}
 }
 
 // stats reports how many answers the cache holds and the bytes it counts
