@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nessemble/nessemble-registry/fastpath"
 	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
@@ -165,26 +166,19 @@ func (e *frontEnv) viaFront(req string) answer {
 	return a
 }
 
-// frontAnswer has srv's front answer req, if it takes it.
+// frontAnswer has srv's fast path answer req, if it takes it.
 func frontAnswer(t *testing.T, srv *Server, req string) (a answer, answered bool) {
 	t.Helper()
-	here, there := net.Pipe()
-	defer here.Close()
-	c := &frontConn{Conn: there, connBufs: &connBufs{out: make([]byte, 0, 64)}, remote: "127.0.0.1"}
-	done := make(chan bool, 1)
-	go func() {
-		defer there.Close()
-		answered, _ := srv.answerCached(c, []byte(req))
-		done <- answered
-	}()
-	raw, _ := io.ReadAll(here)
-	if !<-done {
-		if len(raw) > 0 {
-			t.Fatalf("the front wrote %q, then said it did not answer %q", raw, req)
-		}
+	r, ok := fastpath.ParseRequest([]byte(req))
+	if !ok {
 		return a, false
 	}
-	a, err := readAnswer(bufio.NewReader(bytes.NewReader(raw)), methods(req)[0])
+	r.Remote = "127.0.0.1"
+	head, body, _, ok := srv.answerFast(nil, &r)
+	if !ok {
+		return a, false
+	}
+	a, err := readAnswer(bufio.NewReader(io.MultiReader(bytes.NewReader(head), bytes.NewReader(body))), methods(req)[0])
 	if err != nil {
 		t.Fatalf("front answer to %q: %v", req, err)
 	}
@@ -517,36 +511,6 @@ func TestFrontShutdownKeepAlive(t *testing.T) {
 
 func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
-
-// panicConn panics when written to, standing in for a bug on the front's
-// path.
-type panicConn struct{ net.Conn }
-
-func (panicConn) Write([]byte) (int, error) { panic("boom") }
-
-// TestFrontSurvivesPanic: a panic while the front answers closes that
-// connection and nothing else.
-func TestFrontSurvivesPanic(t *testing.T) {
-	t.Parallel()
-	e := newFrontEnv(t, Config{RateLimit: -1})
-	get := "GET /package/pad HTTP/1.1\r\nHost: x\r\n\r\n"
-	e.exchange(get, 1) // fills the cache
-	here, there := net.Pipe()
-	defer here.Close()
-	pc := panicConn{there}
-	c := &frontConn{Conn: pc, connBufs: e.srv.front.getBufs(pc), remote: "pipe"}
-	c.state.Store(connActive)
-	e.srv.front.track(c)
-	go e.srv.front.serve(e.srv, c)
-	here.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(here, get)
-	if n, err := here.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-		t.Fatalf("after the panic: read %d, %v; want the connection closed", n, err)
-	}
-	if a := e.exchange(get, 1)[0]; a.code != http.StatusOK {
-		t.Fatalf("after the panic the server answered %s", a.status)
-	}
 }
 
 // TestHandlerPanicIs500: a panicking handler answers a JSON 500 that does

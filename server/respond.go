@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"net"
 	"net/http"
-	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/nessemble/nessemble-registry/fastpath"
 	"github.com/nessemble/nessemble-registry/registry"
 )
 
@@ -108,7 +108,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		c.fail(userError(http.StatusNotAcceptable, "API version "+v+" is not supported; this registry speaks version 1"))
 		return
 	}
-	if !validHost(r.Host) && (r.Host != "" || s.cfg.BaseURL == "") {
+	if !fastpath.ValidHost(r.Host) && (r.Host != "" || s.cfg.BaseURL == "") {
 		// Without --base-url the Host goes into every link of an answer.
 		c.fail(userError(http.StatusBadRequest, "Invalid Host header: give the registry's host name or address, and port"))
 		return
@@ -470,42 +470,6 @@ func (c *call) clientRead() bool {
 // it to printf as the format: a "%" there would crash it.
 func safeMessage(s string) string {
 	return strings.ReplaceAll(s, "%", "％")
-}
-
-// validHost reports whether a Host header can go into links: a name or
-// IPv4 address, or an IPv6 address in brackets, then an optional port;
-// 255 bytes at most.
-func validHost(s string) bool {
-	if s == "" || len(s) > 255 {
-		return false
-	}
-	host := s
-	if i := strings.LastIndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i:], ']') < 0 {
-		host = s[:i]
-		port := s[i+1:]
-		if port == "" || len(port) > 5 {
-			return false
-		}
-		for j := 0; j < len(port); j++ {
-			if port[j] < '0' || port[j] > '9' {
-				return false
-			}
-		}
-	}
-	if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
-		a, err := netip.ParseAddr(host[1 : len(host)-1])
-		return err == nil && a.Is6() && a.Zone() == ""
-	}
-	if host == "" {
-		return false
-	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func clientAddr(r *http.Request) string { return addrHost(r.RemoteAddr) }

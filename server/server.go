@@ -3,17 +3,21 @@
 package server
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/nessemble/nessemble-registry/fastpath"
 	"github.com/nessemble/nessemble-registry/registry"
 )
 
@@ -100,9 +104,10 @@ type Server struct {
 	// server strips from requests that still carry it.
 	mount string
 
-	front front // see front.go
+	fast *fastpath.Server // see fast.go
 	// stopFollow ends the change log follower that Serve starts.
 	stopFollow chan struct{}
+	stopOnce   sync.Once
 }
 
 // New builds a server. The logger receives what goes wrong inside it.
@@ -123,7 +128,43 @@ func New(cfg Config, core *registry.Service, log *slog.Logger) *Server {
 	s.access = newAccessLog(cfg.AccessLog, cfg.AccessLogJSON)
 	s.router, s.reads = s.routes()
 	s.stopFollow = make(chan struct{})
+	s.fast = &fastpath.Server{
+		Answer:          s.answerFast,
+		Handler:         http.HandlerFunc(s.serveHTTP),
+		MaxConns:        cfg.MaxConns,
+		MaxConnsPerAddr: cfg.MaxConnsPerAddr,
+		// 503, not 429: the nessemble client takes every status but 404
+		// and 503 for success (docs/PROTOCOL.md), and for 503 says the
+		// registry cannot be reached, which is what happened.
+		RefusedTotal: refusal("The registry has too many open connections; try again later"),
+		RefusedAddr:  refusal("Too many connections from your address; close some or try again later"),
+		Log:          log,
+	}
 	return s
+}
+
+// refusal is the whole answer to a connection over a cap.
+func refusal(msg string) []byte {
+	body := `{"status":503,"error":"` + msg + `"}`
+	return []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) +
+		"\r\nContent-Type: application/json\r\nRetry-After: 10\r\nServer: " + hdrServer[0] + "\r\n\r\n" + body)
+}
+
+// Serve answers HTTP on ln until Shutdown, then returns http.ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	go s.core.Follow(s.stopFollow)
+	return s.fast.Serve(ln)
+}
+
+// Shutdown stops the server without losing a request (see
+// fastpath.Server.Shutdown), then waits for the work answers left running
+// (reset emails), or until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopFollow) })
+	if err := s.fast.Shutdown(ctx); err != nil {
+		return err
+	}
+	return s.core.Wait(ctx)
 }
 
 // Handler serves the API through net/http alone, without the front of

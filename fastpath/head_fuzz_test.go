@@ -1,4 +1,4 @@
-package server
+package fastpath
 
 import (
 	"bufio"
@@ -7,13 +7,14 @@ import (
 	"testing"
 )
 
-// FuzzFrontHead checks the front's request parser against net/http's: a
-// head the front takes must read the same through http.ReadRequest. And
-// readHead's look at a head still arriving must never give up on one
-// that parseRead takes, whichever way it is cut into reads.
+// FuzzRequestHead checks the fast path's request parser against
+// net/http's: a head the fast path takes must read the same through
+// http.ReadRequest. And readHead's look at a head still arriving must
+// never give up on one that parseRequest takes, whichever way it is cut
+// into reads.
 //
-//	go test -fuzz FuzzFrontHead -fuzztime 2m ./server
-func FuzzFrontHead(f *testing.F) {
+//	go test -fuzz FuzzRequestHead -fuzztime 2m ./fastpath
+func FuzzRequestHead(f *testing.F) {
 	for _, seed := range []string{
 		"GET /package/pad HTTP/1.1\r\nHost: x\r\n\r\n",
 		"HEAD /v1/search/pad?page=2&per_page=5 HTTP/1.1\r\nHost: [::1]:8080\r\nUser-Agent: nessemble/1.1.1\r\nAccept: application/json;version=1\r\n\r\n",
@@ -28,24 +29,24 @@ func FuzzFrontHead(f *testing.F) {
 		if n := headEnd(head); n > 0 {
 			head = head[:n]
 		}
-		got, ok := parseRead(head)
+		got, ok := parseRequest(head)
 		if !ok {
 			return
 		}
 		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 		if err != nil {
-			t.Fatalf("the front takes %q, net/http refuses it: %v", head, err)
+			t.Fatalf("the fast path takes %q, net/http refuses it: %v", head, err)
 		}
-		want := plainRead{
-			method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, host: r.Host,
-			userAgent: r.Header.Get("User-Agent"), accept: r.Header.Get("Accept"),
-			inm: r.Header.Get("If-None-Match"), close: r.Close,
+		want := Request{
+			Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host,
+			UserAgent: r.Header.Get("User-Agent"), Accept: r.Header.Get("Accept"),
+			IfNoneMatch: r.Header.Get("If-None-Match"), Close: r.Close,
 		}
 		if got != want {
-			t.Fatalf("%q: the front reads %+v, net/http %+v", head, got, want)
+			t.Fatalf("%q: the fast path reads %+v, net/http %+v", head, got, want)
 		}
 		if r.ContentLength != 0 || len(r.TransferEncoding) != 0 {
-			t.Fatalf("%q: the front takes a request with a body", head)
+			t.Fatalf("%q: the fast path takes a request with a body", head)
 		}
 		for i, checked := 1, 0; i < len(head); i++ {
 			var ok bool

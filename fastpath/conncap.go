@@ -1,9 +1,8 @@
-package server
+package fastpath
 
 import (
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -16,8 +15,9 @@ import (
 // until it is closed, whether the front or net/http holds it. The caps
 // refuse the excess at accept, before any of that memory is spent.
 type connCaps struct {
-	max, perAddr int
-	log          *slog.Logger
+	max, perAddr              int
+	refusedTotal, refusedAddr []byte // the answers to connections over a cap
+	log                       *slog.Logger
 
 	mu     sync.Mutex
 	open   int
@@ -32,22 +32,9 @@ type connCaps struct {
 
 const refusalReportEvery = time.Minute
 
-// The fixed answers to a connection over a cap. 503, not 429: the nessemble
-// client takes every status but 404 and 503 for success (PROTOCOL.md), and
-// for 503 says the registry cannot be reached, which is what happened.
-var (
-	refusedAddr  = refusal("Too many connections from your address; close some or try again later")
-	refusedTotal = refusal("The registry has too many open connections; try again later")
-)
-
-func refusal(msg string) []byte {
-	body := `{"status":503,"error":"` + msg + `"}`
-	return []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) +
-		"\r\nContent-Type: application/json\r\nRetry-After: 10\r\nServer: " + hdrServer[0] + "\r\n\r\n" + body)
-}
-
-func (k *connCaps) init(max, perAddr int, log *slog.Logger) {
+func (k *connCaps) init(max, perAddr int, refusedTotal, refusedAddr []byte, log *slog.Logger) {
 	k.max, k.perAddr, k.log = max, perAddr, log
+	k.refusedTotal, k.refusedAddr = refusedTotal, refusedAddr
 	k.byAddr = make(map[string]int)
 }
 
@@ -58,11 +45,11 @@ func (k *connCaps) admit(addr string) (refused []byte) {
 	defer k.mu.Unlock()
 	n := k.byAddr[addr]
 	switch {
-	case n >= k.perAddr:
-		refused = refusedAddr
+	case k.perAddr > 0 && n >= k.perAddr:
+		refused = k.refusedAddr
 		k.overAddr++
-	case k.open >= k.max:
-		refused = refusedTotal
+	case k.max > 0 && k.open >= k.max:
+		refused = k.refusedTotal
 		k.overTotal++
 	default:
 		k.byAddr[addr] = n + 1

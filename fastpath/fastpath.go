@@ -1,0 +1,489 @@
+// Package fastpath is a small HTTP/1.1 server loop in front of net/http.
+// It reads each request head itself and, while requests are plain GET or
+// HEAD reads its Answer takes, writes the answers in one system call each.
+// At the first request it does not take, it hands the connection to
+// net/http with everything read so far still unread, and net/http serves
+// that connection from then on. It takes only heads it can parse with
+// certainty; anything unusual is net/http's to answer or refuse. It knows
+// nothing of what it serves.
+//
+// Why: an answer ready in memory costs a map lookup, yet net/http spends
+// more than that again on each one (it copies, sorts and writes the header
+// map and wakes a goroutine to watch the connection).
+package fastpath
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Timeouts and limits, for the fast path and net/http alike.
+const (
+	DefaultHeaderTimeout = 10 * time.Second  // a request head must arrive within this
+	idleTimeout          = 120 * time.Second // between requests on an open connection
+	bodyTimeout          = 60 * time.Second  // a whole request, body included
+	writeTimeout         = 60 * time.Second  // an answer
+	maxHeaderBytes       = 16 << 10
+	// frontHeadMax is the front's read buffer: a longer head goes to
+	// net/http, which allows up to maxHeaderBytes.
+	frontHeadMax = 4096
+	// shutdownGrace is how long a shutdown waits for clients that have
+	// connected but not yet sent their request.
+	shutdownGrace = 5 * time.Second
+)
+
+// Server holds the connections the fast path serves and the net/http
+// server it hands connections to. Set its exported fields before Serve.
+type Server struct {
+	// Answer answers the requests the fast path may take.
+	Answer Answer
+	// Handler serves the connections handed to net/http.
+	Handler http.Handler
+	// MaxConns and MaxConnsPerAddr cap the connections open at once, in
+	// total and from one client address (0: no cap); RefusedTotal and
+	// RefusedAddr are the whole answers written to a connection over either
+	// cap before it is closed.
+	MaxConns, MaxConnsPerAddr int
+	RefusedTotal, RefusedAddr []byte
+	// HeaderTimeout is how long a request head may take to arrive;
+	// DefaultHeaderTimeout when zero (tests shorten it).
+	HeaderTimeout time.Duration
+	// Log receives what goes wrong: panics, failed accepts, refusals.
+	Log *slog.Logger
+
+	mu sync.Mutex
+	ln net.Listener
+	// acceptDone closes when Serve's accept loop has ended.
+	acceptDone chan struct{}
+	hs         *http.Server
+	handoff    *handoffListener
+	conns      map[*frontConn]struct{}
+	closing    atomic.Bool
+	bufs       sync.Pool // *connBufs
+	caps       connCaps
+}
+
+// Connection states, as a shutdown needs them.
+const (
+	connNew     int32 = iota // waiting for its first request
+	connActive               // reading or answering a request
+	connIdle                 // waiting for a later request
+	connClosing              // a shutdown is closing it
+	connHanded               // with net/http, its first request not yet at a handler
+	connGone                 // closed, or no longer the front's concern
+)
+
+// frontConn is an accepted connection. Once handed to net/http, its reads
+// drain the front's buffer first.
+type frontConn struct {
+	net.Conn
+	*connBufs
+	remote string // client address, as clientAddr gives it for net/http
+	state  atomic.Int32
+	caps   *connCaps
+	// counted: the connection still counts against caps.
+	counted atomic.Bool
+
+	// Once handed on, until its request reaches the handler: the head's
+	// deadline, and the read deadline net/http last asked for.
+	mu            sync.Mutex
+	headBy, asked time.Time
+}
+
+func (c *frontConn) Read(p []byte) (int, error) { return c.br.Read(p) }
+
+// CloseWrite half-closes a TCP connection, as net/http does before it
+// closes one whose request body it did not read (after a 413, say): the
+// client then gets the answer, not a reset.
+func (c *frontConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// Close frees the connection's place under the caps, before it closes, so
+// that a client that sees it close may connect again at once. net/http
+// closes the connections it was handed with it too.
+func (c *frontConn) Close() error {
+	if c.counted.Swap(false) {
+		c.caps.release(c.remote)
+	}
+	return c.Conn.Close()
+}
+
+// SetReadDeadline is how net/http times a handed connection. Until the
+// head the front was reading when it handed the connection on is in,
+// no deadline may end after the front's for that head, or a head that
+// outgrows the front's buffer would win a fresh ReadHeaderTimeout. No
+// deadline at all, which net/http asks for only once it has read a head
+// (a read in the background while the handler runs), goes through.
+func (c *frontConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.asked = t
+	if !c.headBy.IsZero() && t.After(c.headBy) {
+		t = c.headBy
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// headIn ends the hold of SetReadDeadline once the head is in, with the
+// deadline net/http last asked for: the one for the request's body.
+func (c *frontConn) headIn() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.headBy.IsZero() {
+		c.headBy = time.Time{}
+		c.Conn.SetReadDeadline(c.asked)
+	}
+}
+
+// connBufs are a connection's read buffer and answer scratch space, pooled
+// because a client of the nessemble kind opens a connection per request.
+type connBufs struct {
+	br  *bufio.Reader
+	out []byte
+}
+
+type frontConnKey struct{}
+
+// Serve answers HTTP on ln until Shutdown, then returns http.ErrServerClosed.
+func (f *Server) Serve(ln net.Listener) error {
+	f.mu.Lock()
+	if f.closing.Load() {
+		f.mu.Unlock()
+		ln.Close()
+		return http.ErrServerClosed // as net/http's Serve after Shutdown
+	}
+	if f.ln != nil {
+		f.mu.Unlock()
+		return errors.New("fastpath: Serve called twice")
+	}
+	f.ln = ln
+	if f.HeaderTimeout == 0 {
+		f.HeaderTimeout = DefaultHeaderTimeout
+	}
+	f.acceptDone = make(chan struct{})
+	f.conns = make(map[*frontConn]struct{})
+	f.caps.init(f.MaxConns, f.MaxConnsPerAddr, f.RefusedTotal, f.RefusedAddr, f.Log)
+	f.handoff = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
+	f.hs = &http.Server{
+		Handler: http.HandlerFunc(f.handedRequest),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, frontConnKey{}, c)
+		},
+		ConnState:         f.handedState,
+		ReadHeaderTimeout: f.HeaderTimeout,
+		ReadTimeout:       bodyTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(f.Log.Handler(), slog.LevelWarn),
+	}
+	f.mu.Unlock()
+	go f.hs.Serve(f.handoff)
+
+	defer close(f.acceptDone)
+	defer f.caps.flush() // the refusals not yet reported
+	var backoff time.Duration
+	for {
+		raw, err := ln.Accept()
+		if err != nil {
+			if f.closing.Load() {
+				return http.ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of file descriptors, most likely: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			f.Log.Warn("accept failed", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		remote := remoteHost(raw.RemoteAddr().String())
+		if refused := f.caps.admit(remote); refused != nil {
+			refuse(raw, refused)
+			continue
+		}
+		// Tracked here, before the next Accept: once this loop has ended,
+		// a shutdown knows every connection it must wait for, even one
+		// accepted just before the listener closed.
+		c := &frontConn{Conn: raw, connBufs: f.getBufs(raw), remote: remote, caps: &f.caps}
+		c.counted.Store(true)
+		c.state.Store(connActive)
+		f.track(c)
+		go f.serve(c)
+	}
+}
+
+// serve answers requests on c until it closes or goes to net/http.
+func (f *Server) serve(c *frontConn) {
+	raw := c.Conn
+	// A panic here would otherwise take the whole server down: net/http's
+	// own recovery does not cover the front's goroutines.
+	defer func() {
+		if p := recover(); p != nil {
+			f.Log.Error("panic in the fast path", "panic", p, "stack", string(debug.Stack()))
+			c.Close()
+			f.forget(c)
+		}
+	}()
+	for first := true; ; first = false {
+		wait, waiting := idleTimeout, connIdle
+		if first {
+			wait, waiting = f.HeaderTimeout, connNew
+		}
+		// headBy is when the request head must be in, which a hand-off
+		// carries over to net/http (see frontConn.SetReadDeadline).
+		headBy := time.Now().Add(wait)
+		// The deadline goes before the state that lets a shutdown close
+		// the connection, so that the shutdown's deadline (see quiet)
+		// comes after it and wins.
+		raw.SetReadDeadline(headBy)
+		c.state.Store(waiting)
+		_, err := c.br.Peek(1)
+		if err != nil || !c.state.CompareAndSwap(waiting, connActive) {
+			break // the client left, timed out, or a shutdown closed it
+		}
+		if !first {
+			headBy = time.Now().Add(f.HeaderTimeout)
+			raw.SetReadDeadline(headBy)
+		}
+		head, err := readHead(c.br)
+		if errors.Is(err, errNotOurs) {
+			f.handOff(c, headBy)
+			return
+		}
+		if err != nil {
+			break
+		}
+		answered, keepOpen := f.answer(c, head)
+		if !answered {
+			f.handOff(c, headBy)
+			return
+		}
+		c.br.Discard(len(head))
+		if !keepOpen || f.closing.Load() {
+			break
+		}
+	}
+	c.Close()
+	f.forget(c)
+	f.putBufs(c.connBufs)
+}
+
+// handOff gives c to net/http, its read buffer still holding what the
+// front has read of it, and the request head in it due by headBy.
+func (f *Server) handOff(c *frontConn, headBy time.Time) {
+	c.Conn.SetWriteDeadline(time.Time{}) // net/http sets its own
+	c.headBy = headBy                    // before net/http has c
+	c.state.Store(connHanded)
+	if !f.handoff.give(c) {
+		c.Close()
+		f.forget(c)
+	}
+}
+
+// handedRequest is net/http's handler: the first request of a handed
+// connection that reaches it releases the connection from the front's
+// shutdown wait.
+func (f *Server) handedRequest(w http.ResponseWriter, r *http.Request) {
+	if c, ok := r.Context().Value(frontConnKey{}).(*frontConn); ok {
+		c.headIn()
+		if c.state.Load() != connGone {
+			f.forget(c)
+		}
+	}
+	f.Handler.ServeHTTP(w, r)
+}
+
+func (f *Server) handedState(nc net.Conn, st http.ConnState) {
+	if st == http.StateClosed || st == http.StateHijacked {
+		if c, ok := nc.(*frontConn); ok {
+			f.forget(c)
+		}
+	}
+}
+
+// track adds c to the connections a shutdown waits for.
+func (f *Server) track(c *frontConn) {
+	f.mu.Lock()
+	f.conns[c] = struct{}{}
+	f.mu.Unlock()
+}
+
+func (f *Server) forget(c *frontConn) {
+	if c.state.Swap(connGone) == connGone {
+		return
+	}
+	f.mu.Lock()
+	delete(f.conns, c)
+	f.mu.Unlock()
+}
+
+func (f *Server) getBufs(raw net.Conn) *connBufs {
+	b, _ := f.bufs.Get().(*connBufs)
+	if b == nil {
+		return &connBufs{br: bufio.NewReaderSize(raw, frontHeadMax), out: make([]byte, 0, 1024)}
+	}
+	b.br.Reset(raw)
+	return b
+}
+
+func (f *Server) putBufs(b *connBufs) {
+	b.br.Reset(nil)
+	f.bufs.Put(b)
+}
+
+// Shutdown stops the server without losing a request. It stops accepting;
+// lets each connection already accepted deliver its request (waiting up to
+// shutdownGrace for clients that have sent nothing yet); closes idle
+// connections; and waits for the answers under way, or until ctx ends. A
+// second call does nothing.
+func (f *Server) Shutdown(ctx context.Context) error {
+	f.mu.Lock()
+	already := f.closing.Swap(true)
+	ln, hs, acceptDone := f.ln, f.hs, f.acceptDone
+	f.mu.Unlock()
+	if ln == nil || already {
+		return nil
+	}
+	ln.Close()
+	select {
+	case <-acceptDone: // every accepted connection is tracked now
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	grace := time.Now().Add(shutdownGrace)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !f.quiet(time.Now().After(grace)) {
+		select {
+		case <-ctx.Done():
+			f.closeAll()
+			hs.Close()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	// net/http's own shutdown drops a request it finishes reading after
+	// the shutdown has begun (golang/go#75591): by now every handed
+	// connection has delivered its request, or had its grace.
+	return hs.Shutdown(ctx)
+}
+
+// quiet closes the connections a shutdown need not wait for and reports
+// whether no other is left.
+func (f *Server) quiet(graceOver bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	busy := false
+	for c := range f.conns {
+		switch st := c.state.Load(); {
+		case st == connIdle, st == connNew && graceOver:
+			if c.state.CompareAndSwap(st, connClosing) {
+				c.Conn.SetReadDeadline(time.Unix(1, 0)) // wakes its reader
+			}
+			busy = true // until its goroutine has closed it
+		case st == connHanded && graceOver:
+			// net/http's Shutdown takes it from here.
+		default:
+			busy = true
+		}
+	}
+	return !busy
+}
+
+func (f *Server) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		c.Conn.Close()
+	}
+}
+
+// handoffListener is the listener net/http serves: it yields the
+// connections the front hands over.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *handoffListener) give(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// Answer is the fast path's side of a request. It appends the whole head
+// of the answer to r (status line to blank line) to buf and returns it,
+// with the body to send after it (none for HEAD or 304); keepOpen says
+// whether the connection may take another request. ok false declines
+// the request: the connection goes to net/http, the head still unread.
+type Answer func(buf []byte, r *Request) (head, body []byte, keepOpen, ok bool)
+
+// answer answers one request head with Answer and writes the answer, in
+// one system call. It reports whether it answered, and whether the
+// connection stays open.
+func (f *Server) answer(c *frontConn, head []byte) (answered, keepOpen bool) {
+	r, ok := parseRequest(head)
+	if !ok {
+		return false, false
+	}
+	r.Remote = c.remote
+	out, body, keepOpen, ok := f.Answer(c.out[:0], &r)
+	if !ok {
+		return false, false
+	}
+	c.out = out
+	c.Conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	var err error
+	if len(body) > 0 {
+		bufs := net.Buffers{out, body}
+		_, err = bufs.WriteTo(c.Conn) // one writev
+	} else {
+		_, err = c.Conn.Write(out)
+	}
+	return true, err == nil && keepOpen
+}
+
+// remoteHost is the host part of a "host:port" address.
+func remoteHost(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}
