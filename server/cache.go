@@ -43,6 +43,23 @@ type cached struct {
 	hits        atomic.Int32
 }
 
+// newAnswer makes a read answer of body.
+func newAnswer(ctype string, body []byte) *cached {
+	return &cached{body: body, ctype: []string{ctype}, length: []string{strconv.Itoa(len(body))}, etag: []string{etagOf(body)}}
+}
+
+// jsonAnswer makes a read answer of package JSON, which is trimmed for the
+// nessemble 1.x client: a shared cache must keep the two apart.
+func jsonAnswer(v any) (*cached, error) {
+	b, err := marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	e := newAnswer("application/json", b)
+	e.vary = hdrVaryUA
+	return e, nil
+}
+
 type respCache struct {
 	serial  func() int64 // where the change log stands
 	mu      sync.RWMutex
@@ -132,30 +149,6 @@ func (rc *respCache) stats() (entries, bytes int) {
 }
 
 func entrySize(key string, e *cached) int { return len(key) + len(e.body) + entryOverhead }
-
-// Query parameters of the cached reads. The cache key holds only those
-// its route uses, so that others neither add entries nor miss the cache.
-var (
-	listParams       = []string{"page", "per_page", "sort_by", "order"}
-	searchQueryParam = []string{"q", "page", "per_page"} // /search?q=TERM
-	pageParams       = []string{"page", "per_page"}
-)
-
-// readQuery tells whether a path is one of the cached reads (the read
-// routes of routes()) and, if so, the parameters its handler reads.
-func readQuery(path string) (params []string, cached bool) {
-	switch {
-	case path == "/":
-		return listParams, true
-	case path == "/search":
-		return searchQueryParam, true
-	case strings.HasPrefix(path, "/search/"):
-		return pageParams, true
-	case strings.HasPrefix(path, "/package/"):
-		return nil, true // documents, READMEs and tarballs take none
-	}
-	return nil, false
-}
 
 // normalQuery keeps of a query string the first non-empty value of each
 // of params, in their order, escaped canonically. Handlers of cached

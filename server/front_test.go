@@ -520,8 +520,10 @@ func TestHandlerPanicIs500(t *testing.T) {
 	e := newFrontEnv(t, Config{RateLimit: -1})
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/package/pad", nil)
-	c := &call{ResponseWriter: rec, r: req, s: e.srv, start: time.Now()}
-	adapt(func(*call) error { panic("boom") })(c, req, nil)
+	req = req.WithContext(context.WithValue(req.Context(), requestKey{}, &request{path: "/package/pad", start: time.Now()}))
+	// A writer wrapped by some middleware: the handle takes any.
+	var w http.ResponseWriter = struct{ http.ResponseWriter }{rec}
+	e.srv.adapt(func(*call) error { panic("boom") })(w, req, nil)
 	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("answer %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}

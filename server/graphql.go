@@ -190,7 +190,13 @@ var graphqlPage = []byte(strings.Replace(graphqlPageTemplate, "{{SCHEMA}}",
 	html.EscapeString(strings.TrimSpace(graphqlSchema)), 1))
 
 // graphqlPageETag is hashed once: the page never changes.
-var graphqlPageETag = []string{etagOf(graphqlPage)}
+// graphqlPageAnswer is the query page. Marked for shared caches: the same
+// URL answers JSON to other Accept headers.
+var graphqlPageAnswer = func() *cached {
+	e := newAnswer("text/html", graphqlPage)
+	e.vary = hdrVaryAccept
+	return e
+}()
 
 // gqlParams is a GraphQL request, from a JSON body or the query string.
 type gqlParams struct {
@@ -218,11 +224,7 @@ func (s *Server) handleGraphQL(c *call) error {
 		q := c.r.URL.Query()
 		p.Query, p.OperationName = q.Get("query"), q.Get("operationName")
 		if p.Query == "" && accepts(c.r.Header.Get("Accept"), "text/html") {
-			// Not kept in the answer cache, and marked for shared
-			// caches: the same URL answers JSON to other Accept headers.
-			c.Header()["Vary"] = hdrVaryAccept
-			c.Header()["ETag"] = graphqlPageETag
-			c.write(http.StatusOK, "text/html", graphqlPage, clientCache)
+			c.read(graphqlPageAnswer)
 			return nil
 		}
 		if v := q.Get("variables"); v != "" {
@@ -247,7 +249,7 @@ func (s *Server) handleGraphQL(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.write(http.StatusOK, "application/json", body, noStore)
+	c.write(http.StatusOK, "application/json", body)
 	return nil
 }
 
@@ -287,7 +289,7 @@ func readGraphQLBody(c *call, p *gqlParams) (status int, msg string) {
 	if err != nil || mt != "application/json" {
 		return http.StatusUnsupportedMediaType, "Unsupported Content-Type: POST the request as application/json"
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(c, c.r.Body, maxGraphQLBody))
+	b, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, maxGraphQLBody))
 	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 		return c.classify(err)
 	}
@@ -326,7 +328,7 @@ func (c *call) graphqlFail(status int, msg string) error {
 	if err != nil {
 		return err
 	}
-	c.write(status, "application/json", body, noStore)
+	c.write(status, "application/json", body)
 	return nil
 }
 
@@ -515,7 +517,7 @@ func (r *gqlRequest) packages(ctx context.Context, args listArgs) (*gqlPackageLi
 	if err != nil {
 		return nil, err
 	}
-	return &gqlPackageList{r.c.fullSummaries(pkgs),
+	return &gqlPackageList{fullSummaries(r.c.base, pkgs),
 		gqlPaging(page, perPage, total, listLink(r.c.base, perPage, sortBy, order))}, nil
 }
 
@@ -549,7 +551,7 @@ func (r *gqlRequest) search(ctx context.Context, args searchArgs) (*gqlSearchRes
 	if err != nil {
 		return nil, err
 	}
-	return &gqlSearchResult{term, r.c.fullSummaries(pkgs),
+	return &gqlSearchResult{term, fullSummaries(r.c.base, pkgs),
 		gqlPaging(page, perPage, total, searchLink(r.c.base, term, perPage))}, nil
 }
 

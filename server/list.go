@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -124,73 +125,74 @@ func pageLinks(page, perPage, total int, link func(page int) string) pagination 
 	return p
 }
 
-func (c *call) summaries(ps []registry.Package) any {
-	if c.legacy {
+// summaries are packages as lists and searches show them: to the
+// nessemble 1.x client only what it reads.
+func summaries(k readKey, ps []registry.Package) any {
+	if k.legacy {
 		out := make([]legacySummary, len(ps))
 		for i, p := range ps {
 			out[i] = legacySummary{p.Title, p.Description}
 		}
 		return out
 	}
-	return c.fullSummaries(ps)
+	return fullSummaries(k.base, ps)
 }
 
-func (c *call) fullSummaries(ps []registry.Package) []summary {
+func fullSummaries(base string, ps []registry.Package) []summary {
 	out := make([]summary, len(ps))
 	for i, p := range ps {
-		out[i] = summary{p.Title, p.Description, p.Tags, c.base + "/package/" + p.Title}
+		out[i] = summary{p.Title, p.Description, p.Tags, base + "/package/" + p.Title}
 	}
 	return out
 }
 
-func (s *Server) handleList(c *call) error {
-	q := c.r.URL.Query()
-	page, perPage, err := paging(q)
+func (s *Server) renderList(ctx context.Context, k readKey) (*cached, error) {
+	page, perPage, err := paging(k.query)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sortBy, order, opts, err := listOrder(q.Get("sort_by"), q.Get("order"), "sort_by", "order")
+	sortBy, order, opts, err := listOrder(k.query.Get("sort_by"), k.query.Get("order"), "sort_by", "order")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opts.Offset, opts.Limit = (page-1)*perPage, perPage
-	pkgs, total, err := s.core.List(c.r.Context(), opts)
+	pkgs, total, err := s.core.List(ctx, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	link := listLink(c.base, perPage, sortBy, order)
-	return c.json(http.StatusOK, struct {
+	link := listLink(k.base, perPage, sortBy, order)
+	return jsonAnswer(struct {
 		Packages   any        `json:"packages"`
 		Pagination pagination `json:"pagination"`
-	}{c.summaries(pkgs), pageLinks(page, perPage, total, link)}, cacheable)
+	}{summaries(k, pkgs), pageLinks(page, perPage, total, link)})
 }
 
-func (s *Server) handleSearch(c *call) error {
-	term := strings.TrimSpace(c.ps.ByName("term"))
+func (s *Server) renderSearch(ctx context.Context, k readKey) (*cached, error) {
+	term := strings.TrimSpace(k.ps.ByName("term"))
 	if term == "" {
-		term = strings.TrimSpace(c.r.URL.Query().Get("q"))
+		term = strings.TrimSpace(k.query.Get("q"))
 	}
-	page, perPage, err := paging(c.r.URL.Query())
+	page, perPage, err := paging(k.query)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	pkgs, total, err := s.core.Search(c.r.Context(), term, (page-1)*perPage, perPage)
+	pkgs, total, err := s.core.Search(ctx, term, (page-1)*perPage, perPage)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	link := searchLink(c.base, term, perPage)
-	if c.legacy {
+	link := searchLink(k.base, term, perPage)
+	if k.legacy {
 		// No "term": a term equal to "title" would be taken for a key.
-		return c.json(http.StatusOK, struct {
+		return jsonAnswer(struct {
 			Results    any        `json:"results"`
 			Pagination pagination `json:"pagination"`
-		}{c.summaries(pkgs), pageLinks(page, perPage, total, link)}, cacheable)
+		}{summaries(k, pkgs), pageLinks(page, perPage, total, link)})
 	}
-	return c.json(http.StatusOK, struct {
+	return jsonAnswer(struct {
 		Term       string     `json:"term"`
 		Results    any        `json:"results"`
 		Pagination pagination `json:"pagination"`
-	}{term, c.summaries(pkgs), pageLinks(page, perPage, total, link)}, cacheable)
+	}{term, summaries(k, pkgs), pageLinks(page, perPage, total, link)})
 }
 
 const statusPage = `<!DOCTYPE html>
@@ -203,10 +205,10 @@ const statusPage = `<!DOCTYPE html>
 const statusMaxAge = 5 * time.Second
 
 func (s *Server) handleStatus(c *call) error {
-	c.maxAge = statusMaxAge
-	c.Header()["Vary"] = hdrVaryAccept
 	if !accepts(c.r.Header.Get("Accept"), "application/json") {
-		c.write(http.StatusOK, "text/html", []byte(statusPage), clientCache)
+		e := newAnswer("text/html", []byte(statusPage))
+		e.vary = hdrVaryAccept
+		c.readFor(e, statusMaxAge)
 		return nil
 	}
 	pkgs, users, err := s.core.Counts(c.r.Context())
@@ -219,12 +221,19 @@ func (s *Server) handleStatus(c *call) error {
 	}
 	var cs cacheStats
 	cs.Entries, cs.Bytes = s.cache.stats()
-	return c.json(http.StatusOK, struct {
+	b, err := marshal(struct {
 		Status   string     `json:"status"`
 		Version  string     `json:"version"`
 		Packages int        `json:"packages"`
 		Users    int        `json:"users"`
 		Uptime   int64      `json:"uptime_seconds"`
 		Cache    cacheStats `json:"cache"`
-	}{"ok", s.cfg.Version, pkgs, users, int64(time.Since(s.started) / time.Second), cs}, clientCache)
+	}{"ok", s.cfg.Version, pkgs, users, int64(time.Since(s.started) / time.Second), cs})
+	if err != nil {
+		return err
+	}
+	e := newAnswer("application/json", b)
+	e.vary = hdrVaryAccept
+	c.readFor(e, statusMaxAge)
+	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -12,12 +13,12 @@ import (
 // isoMillis is the seed's date format: ISO 8601, UTC, milliseconds, "Z".
 const isoMillis = "2006-01-02T15:04:05.000Z"
 
-// handlePackage serves /package/NAME[/VERSION][/README|/data].
-func (s *Server) handlePackage(c *call) error {
-	parts := strings.Split(strings.Trim(c.ps.ByName("path"), "/"), "/")
+// renderPackage renders /package/NAME[/VERSION][/README|/data].
+func (s *Server) renderPackage(ctx context.Context, k readKey) (*cached, error) {
+	parts := strings.Split(strings.Trim(k.ps.ByName("path"), "/"), "/")
 	if parts[0] == "publish" && len(parts) == 1 {
-		c.Header().Set("Allow", "POST, PUT, OPTIONS")
-		return userError(http.StatusMethodNotAllowed, "Publish with POST (new package) or PUT (new version)")
+		return nil, &apiError{status: http.StatusMethodNotAllowed, allow: "POST, PUT, OPTIONS",
+			msg: "Publish with POST (new package) or PUT (new version)"}
 	}
 	name, version, what := parts[0], "", ""
 	switch len(parts) {
@@ -31,26 +32,25 @@ func (s *Server) handlePackage(c *call) error {
 	case 3:
 		version, what = parts[1], parts[2]
 		if what != "README" && what != "data" {
-			return userError(http.StatusNotFound, "Not Found: use /package/NAME/VERSION/README or /data")
+			return nil, userError(http.StatusNotFound, "Not Found: use /package/NAME/VERSION/README or /data")
 		}
 	default:
-		return userError(http.StatusNotFound, "Not Found: no such endpoint under /package")
+		return nil, userError(http.StatusNotFound, "Not Found: no such endpoint under /package")
 	}
 	if name == "" {
-		return userError(http.StatusNotFound, "Not Found: name a package, as in /package/NAME")
+		return nil, userError(http.StatusNotFound, "Not Found: name a package, as in /package/NAME")
 	}
-	v, err := s.core.Version(c.r.Context(), name, version)
+	v, err := s.core.Version(ctx, name, version)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch what {
 	case "README":
-		c.write(http.StatusOK, "text/plain", []byte(v.Readme), cacheable)
-		return nil
+		return newAnswer("text/plain", []byte(v.Readme)), nil
 	case "data":
-		return s.sendTarball(c, v)
+		return s.renderTarball(v)
 	}
-	return s.sendDocument(c, v, version != "")
+	return s.renderDocument(ctx, k, v, version != "")
 }
 
 // docLink is the package document's URL, naming the version only when the
@@ -63,29 +63,28 @@ func docLink(base string, v registry.Version, pinned bool) string {
 	return link
 }
 
-func (s *Server) sendTarball(c *call, v registry.Version) error {
+func (s *Server) renderTarball(v registry.Version) (*cached, error) {
 	data, err := s.core.Tarball(v.Shasum)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	h := c.Header()
-	h["Content-Disposition"] = []string{`attachment; filename="` + v.Title + "-" + v.Version + `.tar.gz"`}
-	h["X-Integrity"] = []string{v.Shasum}
-	h["ETag"] = []string{`"` + v.Shasum + `"`}
-	c.write(http.StatusOK, "application/tar+gzip", data, cacheable)
-	return nil
+	e := newAnswer("application/tar+gzip", data)
+	e.disposition = []string{`attachment; filename="` + v.Title + "-" + v.Version + `.tar.gz"`}
+	e.integrity = []string{v.Shasum}
+	e.etag = []string{`"` + v.Shasum + `"`}
+	return e, nil
 }
 
-// sendDocument writes the package document. pinned is set when the URL
-// named the version, so that links name it too.
-func (s *Server) sendDocument(c *call, v registry.Version, pinned bool) error {
-	link := docLink(c.base, v, pinned)
+// renderDocument renders the package document. pinned is set when the
+// URL named the version, so that links name it too.
+func (s *Server) renderDocument(ctx context.Context, k readKey, v registry.Version, pinned bool) (*cached, error) {
+	link := docLink(k.base, v, pinned)
 	date := v.Published.UTC().Format(isoMillis)
-	if c.legacy {
+	if k.legacy {
 		// The client reads only resource and readme, taking the first
 		// string equal to the key anywhere: so those come first, and the
 		// version list and tags, which cost tokens, are left out.
-		return c.json(http.StatusOK, struct {
+		return jsonAnswer(struct {
 			Resource    string `json:"resource"`
 			Readme      string `json:"readme"`
 			Title       string `json:"title"`
@@ -95,13 +94,13 @@ func (s *Server) sendDocument(c *call, v registry.Version, pinned bool) error {
 			License     string `json:"license"`
 			Date        string `json:"date"`
 			Shasum      string `json:"shasum"`
-		}{link + "/data", link + "/README", v.Title, v.Description, v.Version, v.Author, v.License, date, v.Shasum}, cacheable)
+		}{link + "/data", link + "/README", v.Title, v.Description, v.Version, v.Author, v.License, date, v.Shasum})
 	}
-	rels, err := s.core.Releases(c.r.Context(), v.Title)
+	rels, err := s.core.Releases(ctx, v.Title)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.json(http.StatusOK, struct {
+	return jsonAnswer(struct {
 		Title       string   `json:"title"`
 		Description string   `json:"description"`
 		Version     string   `json:"version"`
@@ -114,7 +113,7 @@ func (s *Server) sendDocument(c *call, v registry.Version, pinned bool) error {
 		Resource    string   `json:"resource"`
 		Shasum      string   `json:"shasum"`
 	}{v.Title, v.Description, v.Version, rels, v.Author, v.License, v.Tags, date,
-		link + "/README", link + "/data", v.Shasum}, cacheable)
+		link + "/README", link + "/data", v.Shasum})
 }
 
 // releases encodes as a JSON object from version to date, newest first:

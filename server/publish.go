@@ -12,7 +12,7 @@ import (
 // what is stored and served is the canonical tarball built from it.
 func (s *Server) handlePublish(c *call) error {
 	if strings.Trim(c.ps.ByName("path"), "/") != "publish" {
-		c.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		c.w.Header().Set("Allow", "GET, HEAD, OPTIONS")
 		return userError(http.StatusMethodNotAllowed, "Publish to /package/publish; package URLs are read-only")
 	}
 	u, _, err := s.authorize(c, "/package/publish")
@@ -29,9 +29,9 @@ func (s *Server) handlePublish(c *call) error {
 		mode = registry.Update
 	}
 	// A body over MaxUpload becomes 413 at the sink.
-	m, err := s.core.Publish(c.r.Context(), u, mode, http.MaxBytesReader(c, c.r.Body, s.cfg.MaxUpload))
+	m, err := s.core.Publish(c.r.Context(), u, mode, http.MaxBytesReader(c.w, c.r.Body, s.cfg.MaxUpload))
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusCreated, m, noStore)
+	return c.json(http.StatusCreated, m)
 }

@@ -37,10 +37,10 @@ func (s *Server) handleForgotPassword(c *call) error {
 		return err
 	}
 	if got.Email {
-		return c.json(http.StatusOK, forgotAnswer{Email: true}, noStore)
+		return c.json(http.StatusOK, forgotAnswer{Email: true})
 	}
 	s.log.Info("password reset QR code issued", "login", f[0], "remote", clientAddr(c.r))
-	return c.json(http.StatusOK, forgotAnswer{URL: c.base + "/user/2FA/" + got.QRID, Data: got.QRData}, noStore)
+	return c.json(http.StatusOK, forgotAnswer{URL: c.base + "/user/2FA/" + got.QRID, Data: got.QRData})
 }
 
 // handleResetQR serves the QR code of a reset as a PNG, once.
@@ -50,7 +50,7 @@ func (s *Server) handleResetQR(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.write(http.StatusOK, "image/png", png, noStore)
+	c.write(http.StatusOK, "image/png", png)
 	return nil
 }
 
@@ -77,6 +77,6 @@ func (s *Server) handleResetPassword(c *call) error {
 		return err
 	}
 	s.log.Info("password reset", "user", user, "remote", clientAddr(c.r))
-	c.write(http.StatusOK, "application/json", []byte("{}"), noStore)
+	c.write(http.StatusOK, "application/json", []byte("{}"))
 	return nil
 }

@@ -20,14 +20,10 @@ import (
 	"github.com/nessemble/nessemble-registry/registry"
 )
 
-// call is one request on its way through the server. It is the
-// http.ResponseWriter the router's handles receive, so that handlers can
-// reach the request's state without a context lookup.
-type call struct {
-	http.ResponseWriter
-	r     *http.Request
-	s     *Server
-	ps    httprouter.Params
+// request is what the server works out about a request before a handler
+// runs (serveHTTP counts it against the rate limit): the call that answers
+// it shares it, through the request's context, and so does the access log.
+type request struct {
 	path  string // route path, mount and version prefixes removed
 	base  string // absolute URL prefix for links in answers
 	start time.Time
@@ -35,28 +31,44 @@ type call struct {
 	// legacy is set for the nessemble 1.x client, whose 128-token JSON
 	// parser needs trimmed answers.
 	legacy bool
-	// cacheKey, when set, keeps a cacheable 200 answer for later reads;
-	// gen is the store's change count before the answer was rendered.
-	cacheKey string
-	gen      int64
-	// maxAge, when set, replaces the server's max-age for this answer.
-	maxAge time.Duration
-	status int
+	status int // of the answer, once written
 	bytes  int
+}
+
+type requestKey struct{}
+
+// call is one request at its handler: the writer and request net/http
+// gave it, the route's parameters and the request's state.
+type call struct {
+	*request
+	w  http.ResponseWriter
+	r  *http.Request
+	s  *Server
+	ps httprouter.Params
 }
 
 // handler serves one route; an error goes to the error sink.
 type handler func(c *call) error
 
-func adapt(h handler) httprouter.Handle {
-	return func(w http.ResponseWriter, _ *http.Request, ps httprouter.Params) {
-		c := w.(*call)
-		c.ps = ps
+// adapt makes h a handle of the router: the call is built here, from what
+// net/http and the router give every handle.
+func (s *Server) adapt(h handler) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		c := s.newCall(w, r, ps)
 		defer c.recoverPanic()
 		if err := h(c); err != nil {
 			c.fail(err)
 		}
 	}
+}
+
+// newCall builds the call of a request that serveHTTP routed.
+func (s *Server) newCall(w http.ResponseWriter, r *http.Request, ps httprouter.Params) *call {
+	rq, _ := r.Context().Value(requestKey{}).(*request)
+	if rq == nil {
+		panic("server: a route was reached without serveHTTP")
+	}
+	return &call{request: rq, w: w, r: r, s: s, ps: ps}
 }
 
 // recoverPanic turns a handler's panic into a logged 500 with the usual
@@ -79,19 +91,23 @@ func (c *call) recoverPanic() {
 type apiError struct {
 	status int
 	msg    string
+	allow  string // the Allow header of a 405
 }
 
 func (e *apiError) Error() string { return e.msg }
 
 // userError makes an error shown to the user as it is.
-func userError(status int, msg string) error { return &apiError{status, msg} }
+func userError(status int, msg string) error { return &apiError{status: status, msg: msg} }
 
+// serveHTTP is net/http's handler: it refuses what no route may have
+// (over the rate limit, an API version we do not speak, a bad Host),
+// answers CORS preflights, and routes the rest.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	c := &call{ResponseWriter: w, r: r, s: s, start: time.Now()}
-	c.legacy = legacyClient(r.Header.Get("User-Agent"))
-	c.path, c.base = s.route(r.Host, r.URL.Path)
+	rq := &request{start: time.Now(), legacy: legacyClient(r.Header.Get("User-Agent"))}
+	rq.path, rq.base = s.route(r.Host, r.URL.Path)
+	c := &call{request: rq, w: w, r: r, s: s} // for the answers given here
 	if s.access != nil {
-		defer func() { s.access.write(r.Method, r.URL.Path, c.status, c.bytes, c.start, clientAddr(r)) }()
+		defer func() { s.access.write(r.Method, r.URL.Path, rq.status, rq.bytes, rq.start, clientAddr(r)) }()
 	}
 
 	if r.Method == http.MethodOptions {
@@ -99,9 +115,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ok bool
-	if c.rate, ok = s.limiter.take(clientAddr(r), c.start); !ok {
+	if rq.rate, ok = s.limiter.take(clientAddr(r), rq.start); !ok {
 		c.fail(userError(http.StatusTooManyRequests,
-			"Too many requests from your address; wait "+strconv.Itoa(c.rate.retryAfter)+" seconds and try again"))
+			"Too many requests from your address; wait "+strconv.Itoa(rq.rate.retryAfter)+" seconds and try again"))
 		return
 	}
 	if v, bad := unsupportedVersion(r.Header.Get("Accept")); bad {
@@ -113,20 +129,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		c.fail(userError(http.StatusBadRequest, "Invalid Host header: give the registry's host name or address, and port"))
 		return
 	}
-	if params, ok := readQuery(c.path); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		r.URL.RawQuery = normalQuery(r.URL.RawQuery, params)
-		c.cacheKey, c.gen = cacheKey(c.legacy, c.base, c.path, r.URL.RawQuery), s.core.Serial()
-		if e := s.cache.get(c.cacheKey); c.cacheKey != "" && e != nil {
-			c.send(e)
-			return
-		}
-	}
-	h, ps, _ := s.router.Lookup(r.Method, c.path)
+	h, ps, _ := s.router.Lookup(r.Method, rq.path)
 	if h == nil {
 		c.notRouted()
 		return
 	}
-	h(c, r, ps)
+	h(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, rq)), ps)
 }
 
 // legacyClient reports whether a User-Agent is the nessemble 1.x client,
@@ -166,33 +174,18 @@ func (c *call) notRouted() {
 		return
 	}
 	allow = append(allow, http.MethodOptions)
-	c.Header().Set("Allow", strings.Join(allow, ", "))
-	c.fail(userError(http.StatusMethodNotAllowed,
-		"Method "+c.r.Method+" is not allowed here; use "+strings.Join(allow, ", ")))
+	c.fail(&apiError{status: http.StatusMethodNotAllowed, allow: strings.Join(allow, ", "),
+		msg: "Method " + c.r.Method + " is not allowed here; use " + strings.Join(allow, ", ")})
 }
 
 // preflight answers a CORS OPTIONS request.
 func (c *call) preflight() {
-	h := c.Header()
+	h := c.w.Header()
 	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, OPTIONS")
 	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept")
 	h.Set("Access-Control-Max-Age", "86400")
-	c.write(http.StatusNoContent, "", nil, noStore)
+	c.write(http.StatusNoContent, "", nil)
 }
-
-// cachePolicy says which caching headers an answer carries.
-type cachePolicy int
-
-const (
-	noStore cachePolicy = iota // writes, user endpoints and errors
-	// clientCache: a read clients may cache (max-age, Expires, ETag), but
-	// rendered anew for every request, because it depends on something
-	// the answer cache's key does not hold.
-	clientCache
-	// cacheable: a read of package data, also kept in the answer cache
-	// until the next publish.
-	cacheable
-)
 
 var (
 	hdrNoStore    = []string{"no-store, no-cache, must-revalidate, post-check=0, pre-check=0, max-age=0"}
@@ -206,129 +199,70 @@ var (
 	hdrNosniff = []string{"nosniff"}
 )
 
-// write sends a whole answer with every header the protocol asks for and
-// an exact Content-Length, so net/http never switches to chunked. A
-// cacheable 200 is also kept for the next identical read.
-func (c *call) write(status int, ctype string, body []byte, policy cachePolicy) {
-	h := c.Header()
-	if policy != noStore && status == http.StatusOK {
-		etag := h["ETag"]
-		if etag == nil {
-			etag = []string{etagOf(body)}
-		}
-		e := &cached{
-			body:        body,
-			ctype:       []string{ctype},
-			length:      []string{strconv.Itoa(len(body))},
-			etag:        etag,
-			disposition: h["Content-Disposition"],
-			integrity:   h["X-Integrity"],
-			vary:        h["Vary"],
-		}
-		if e.vary == nil && policy == cacheable && ctype == "application/json" {
-			// Package JSON is trimmed for the nessemble 1.x client: a
-			// shared cache must keep the two apart.
-			e.vary = hdrVaryUA
-		}
-		if policy == cacheable && c.cacheKey != "" {
-			c.s.cache.put(c.cacheKey, e, c.gen)
-		}
-		c.send(e)
-		return
-	}
+// write sends a whole answer that nobody may cache (writes, user
+// endpoints, errors), with every header the protocol asks for and an
+// exact Content-Length, so net/http never switches to chunked.
+func (c *call) write(status int, ctype string, body []byte) {
+	h := c.w.Header()
 	if ctype != "" {
 		h["Content-Type"] = []string{ctype}
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	h["Cache-Control"] = hdrNoStore
 	h["Expires"] = hdrExpiresNo
-	c.finish(status, body)
-}
-
-// send writes a cacheable read answer, or 304 when the client's
-// If-None-Match names it.
-func (c *call) send(e *cached) {
-	h := c.Header()
-	h["ETag"] = e.etag
-	if e.vary != nil {
-		h["Vary"] = e.vary
-	}
-	if e.disposition != nil {
-		h["Content-Disposition"] = e.disposition
-		h["X-Integrity"] = e.integrity
-	}
-	if c.maxAge > 0 {
-		h["Cache-Control"] = []string{"max-age=" + strconv.Itoa(int(c.maxAge/time.Second))}
-		h["Expires"] = []string{c.start.Add(c.maxAge).UTC().Format(http.TimeFormat)}
-	} else {
-		h["Cache-Control"] = c.s.maxAge
-		h["Expires"] = c.s.perSecond(c.start).expires
-	}
-	if inm := c.r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, e.etag[0]) {
-		c.finish(http.StatusNotModified, nil)
-		return
-	}
-	h["Content-Type"] = e.ctype
-	h["Content-Length"] = e.length
-	c.finish(http.StatusOK, e.body)
-}
-
-// finish adds the headers every answer carries and writes it.
-func (c *call) finish(status int, body []byte) {
-	h := c.Header()
 	h["Access-Control-Allow-Origin"] = hdrStar
 	h["Server"] = hdrServer
 	h["X-Content-Type-Options"] = hdrNosniff
-	// The nessemble client never reuses a connection, and a HEAD answer
-	// with a length on an open connection would hang it: close those.
 	if c.legacy || c.r.Method == http.MethodHead {
 		h["Connection"] = hdrClose
 	}
-	c.setVaryingHeaders(h)
-	c.status = status
-	c.WriteHeader(status)
-	if c.r.Method != http.MethodHead && len(body) > 0 {
-		n, _ := c.Write(body)
-		c.bytes = n
+	took, limits := varyingValues(c.start, c.rate)
+	h["X-Response-Time"] = took
+	if limits != nil {
+		// The documented spelling "RateLimit" (Go's canonical form would
+		// be "Ratelimit").
+		h["X-RateLimit-Limit"], h["X-RateLimit-Remaining"], h["X-RateLimit-Reset"] = limits[0:1:1], limits[1:2:2], limits[2:3:3]
+		if _, set := h["Retry-After"]; !set {
+			h["Retry-After"] = limits[3:4:4]
+		}
 	}
+	c.send(status, body)
 }
 
-// setVaryingHeaders sets the values that differ from request to request:
-// X-Response-Time and the rate limit's. They are formatted into one
-// string and share one backing array, two allocations instead of ten on
-// every answer.
-func (c *call) setVaryingHeaders(h http.Header) {
-	var scratch [96]byte
-	b := strconv.AppendFloat(scratch[:0], time.Since(c.start).Seconds(), 'f', 3, 64)
-	var ends [5]int
-	ends[0] = len(b)
-	n := 1
-	st := c.rate
-	if st.limit > 0 {
-		for _, v := range [...]int64{int64(st.limit), int64(st.remaining), st.reset, int64(st.retryAfter)} {
-			b = strconv.AppendInt(b, v, 10)
-			ends[n] = len(b)
-			n++
-		}
+// read sends a read answer, which clients may cache (ETag, max-age,
+// Expires), or 304 when the client's If-None-Match names it. Its headers
+// are the fast path's (readFields).
+func (c *call) read(e *cached) { c.readFor(e, 0) }
+
+// readFor is read with a max-age of its own.
+func (c *call) readFor(e *cached, maxAge time.Duration) {
+	nm := notModified(c.r.Header.Get("If-None-Match"), e)
+	var buf [20]field
+	h := c.w.Header()
+	for _, f := range c.s.readFields(buf[:0], e, nm, c.closeAfter(), maxAge, c.start, c.rate) {
+		h[f.name] = f.value
 	}
-	all := string(b)
-	vals := make([]string, n)
-	start := 0
-	for i := range n {
-		vals[i] = all[start:ends[i]]
-		start = ends[i]
+	if nm {
+		c.send(http.StatusNotModified, nil)
+		return
 	}
-	// Full slice expressions: a later Add must not write into a neighbour.
-	h["X-Response-Time"] = vals[0:1:1]
-	if n > 1 {
-		// Set directly to keep the documented spelling "RateLimit" (Go's
-		// canonical form would be "Ratelimit").
-		h["X-RateLimit-Limit"] = vals[1:2:2]
-		h["X-RateLimit-Remaining"] = vals[2:3:3]
-		h["X-RateLimit-Reset"] = vals[3:4:4]
-		if _, set := h["Retry-After"]; !set {
-			h["Retry-After"] = vals[4:5:5]
-		}
+	c.send(http.StatusOK, e.body)
+}
+
+// closeAfter reports whether the connection closes after this answer: the
+// nessemble client never reuses one, and a HEAD answer with a length on
+// an open connection would hang it.
+func (c *call) closeAfter() bool {
+	return c.legacy || c.r.Method == http.MethodHead || c.r.Close
+}
+
+// send writes the status and the body (none for HEAD).
+func (c *call) send(status int, body []byte) {
+	c.status = status
+	c.w.WriteHeader(status)
+	if c.r.Method != http.MethodHead && len(body) > 0 {
+		n, _ := c.w.Write(body)
+		c.bytes = n
 	}
 }
 
@@ -354,13 +288,13 @@ func (s *Server) perSecond(now time.Time) *perSecond {
 	return v
 }
 
-// json sends v as a JSON answer.
-func (c *call) json(status int, v any, policy cachePolicy) error {
+// json sends v as a JSON answer that nobody may cache.
+func (c *call) json(status int, v any) error {
 	b, err := marshal(v)
 	if err != nil {
 		return err
 	}
-	c.write(status, "application/json", b, policy)
+	c.write(status, "application/json", b)
 	return nil
 }
 
@@ -388,15 +322,15 @@ func (c *call) fail(err error) {
 		status = http.StatusServiceUnavailable
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		if _, set := c.Header()["Retry-After"]; !set {
-			c.Header()["Retry-After"] = []string{strconv.Itoa(max(c.rate.retryAfter, 1))}
+		if _, set := c.w.Header()["Retry-After"]; !set {
+			c.w.Header()["Retry-After"] = []string{strconv.Itoa(max(c.rate.retryAfter, 1))}
 		}
 	}
 	body, _ := marshal(struct {
 		Status int    `json:"status"`
 		Error  string `json:"error"`
 	}{status, safeMessage(msg)})
-	c.write(status, "application/json", body, noStore)
+	c.write(status, "application/json", body)
 }
 
 // classify maps an error to the status and message the user sees, and
@@ -407,13 +341,16 @@ func (c *call) classify(err error) (status int, msg string) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
+		if ae.allow != "" {
+			c.w.Header().Set("Allow", ae.allow)
+		}
 		return ae.status, ae.msg
 	case errors.As(err, &re):
 		if re.Allow != "" {
-			c.Header().Set("Allow", re.Allow)
+			c.w.Header().Set("Allow", re.Allow)
 		}
 		if re.RetryAfter > 0 {
-			c.Header()["Retry-After"] = []string{strconv.Itoa(int((re.RetryAfter + time.Second - 1) / time.Second))}
+			c.w.Header()["Retry-After"] = []string{strconv.Itoa(int((re.RetryAfter + time.Second - 1) / time.Second))}
 		}
 		return kindStatus[re.Kind], re.Msg
 	case errors.As(err, &mbe):

@@ -92,7 +92,7 @@ type Server struct {
 	core    *registry.Service
 	log     *slog.Logger
 	router  *httprouter.Router
-	reads   *httprouter.Router // the cacheable reads of router
+	reads   []*readRoute // the cached reads of router
 	limiter *limiter
 	cache   *respCache
 	maxAge  []string // Cache-Control of reads
@@ -171,43 +171,35 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Serve (see front.go): for tests and for embedding in another server.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// routes lists every route in one place. reads holds the routes whose
-// answers the answer cache keeps: they have no side effects and depend on
-// nothing but the cache key, so the front may render them ahead of an
-// answer (see fill).
-func (s *Server) routes() (r, reads *httprouter.Router) {
-	r, reads = httprouter.New(), httprouter.New()
-	get := func(path string, h handler) {
-		r.Handle(http.MethodGet, path, adapt(h))
-		r.Handle(http.MethodHead, path, adapt(h))
+// routes lists every route in one place. The cached reads (readRoutes)
+// are served by serveRead, which keeps their answers.
+func (s *Server) routes() (r *httprouter.Router, reads []*readRoute) {
+	r = httprouter.New()
+	get := func(path string, h httprouter.Handle) {
+		r.Handle(http.MethodGet, path, h)
+		r.Handle(http.MethodHead, path, h)
 	}
-	read := func(path string, h handler) {
-		get(path, h)
-		reads.Handle(http.MethodGet, path, func(w http.ResponseWriter, _ *http.Request, ps httprouter.Params) {
-			c := w.(*call)
-			c.ps = ps
-			h(c) // an error is left for net/http's path to answer
-		})
-	}
-	post := func(path string, h handler) { r.Handle(http.MethodPost, path, adapt(h)) }
+	post := func(path string, h handler) { r.Handle(http.MethodPost, path, s.adapt(h)) }
 
-	read("/", s.handleList)
-	get("/status", s.handleStatus)
-	read("/search", s.handleSearch)
-	read("/search/:term", s.handleSearch)
-	read("/package/*path", s.handlePackage)
+	reads = s.readRoutes()
+	for _, rr := range reads {
+		get(rr.pattern, s.serveRead(rr))
+		rr.match = httprouter.New()
+		rr.match.Handle(http.MethodGet, rr.pattern, func(http.ResponseWriter, *http.Request, httprouter.Params) {})
+	}
+	get("/status", s.adapt(s.handleStatus))
 	post("/package/*path", s.handlePublish)
-	r.Handle(http.MethodPut, "/package/*path", adapt(s.handlePublish))
-	get("/reference", s.handleReference)
-	get("/reference/*path", s.handleReference)
+	r.Handle(http.MethodPut, "/package/*path", s.adapt(s.handlePublish))
+	get("/reference", s.adapt(s.handleReference))
+	get("/reference/*path", s.adapt(s.handleReference))
 	post("/user/create", s.handleCreateUser)
 	post("/user/login", s.handleLogin)
 	post("/user/logout", s.handleLogout)
-	r.Handle(http.MethodGet, "/user/logout", adapt(s.handleLogout))
+	r.Handle(http.MethodGet, "/user/logout", s.adapt(s.handleLogout))
 	post("/user/forgotpassword", s.handleForgotPassword)
 	post("/user/resetpassword", s.handleResetPassword)
-	get("/user/2FA/:id", s.handleResetQR)
-	get("/graphql", s.handleGraphQL)
+	get("/user/2FA/:id", s.adapt(s.handleResetQR))
+	get("/graphql", s.adapt(s.handleGraphQL))
 	post("/graphql", s.handleGraphQL)
 	return r, reads
 }

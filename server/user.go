@@ -16,7 +16,7 @@ const maxJSONBody = 16 << 10
 // readJSONObject reads a small JSON object of string fields. Fields of
 // another type are reported as invalid rather than silently dropped.
 func readJSONObject(c *call) (map[string]any, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(c, c.r.Body, maxJSONBody))
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, maxJSONBody))
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (s *Server) handleCreateUser(c *call) error {
 	if _, err := s.core.SignUp(c.r.Context(), registry.NewUser{Name: f[0], Username: f[1], Email: f[2], Password: f[3]}); err != nil {
 		return err
 	}
-	c.write(http.StatusCreated, "application/json", []byte("{}"), noStore)
+	c.write(http.StatusCreated, "application/json", []byte("{}"))
 	return nil
 }
 
@@ -91,7 +91,7 @@ func (s *Server) handleLogin(c *call) error {
 	}
 	return c.json(http.StatusOK, struct {
 		Token string `json:"token"`
-	}{token}, noStore)
+	}{token})
 }
 
 // authorize checks the request's HMAC Authorization header. route is the
@@ -116,6 +116,6 @@ func (s *Server) handleLogout(c *call) error {
 	if err := s.core.Logout(c.r.Context(), u, token); err != nil {
 		return err
 	}
-	c.write(http.StatusOK, "application/json", []byte("{}"), noStore)
+	c.write(http.StatusOK, "application/json", []byte("{}"))
 	return nil
 }

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+// Cached reads: the answers to reads of package data are rendered once
+// and kept in the answer cache (cache.go) until package data changes.
+// Both paths serve them, net/http (serveRead) and the fast path
+// (answerFast), from one table and one list of headers.
+
+// readKey is everything the answer to a cached read depends on, and so
+// its key in the answer cache: what the client is, the link base, the
+// route and the query parameters the route uses. A render function
+// receives a readKey and nothing else of the request, so no request
+// header can slip into an answer cached for everyone.
+type readKey struct {
+	legacy bool   // the nessemble 1.x client, whose 128-token parser needs trimmed JSON
+	base   string // absolute URL prefix for links
+	path   string // route path, mount and version prefixes removed
+	ps     httprouter.Params
+	query  url.Values // only the route's parameters (see normalQuery)
+	raw    string     // query, encoded canonically
+}
+
+// String is the cache key (see cacheKey); "" for a read not to be kept.
+func (k readKey) String() string { return cacheKey(k.legacy, k.base, k.path, k.raw) }
+
+// readRoute is one cached read: a route, the query parameters it reads,
+// and how its answer is rendered.
+type readRoute struct {
+	pattern string
+	params  []string
+	render  func(ctx context.Context, k readKey) (*cached, error)
+	match   *httprouter.Router // pattern alone, to find the route of a path
+}
+
+// readRoutes lists every cached read: adding one is one entry here.
+func (s *Server) readRoutes() []*readRoute {
+	return []*readRoute{
+		{pattern: "/", params: []string{"page", "per_page", "sort_by", "order"}, render: s.renderList},
+		{pattern: "/search", params: []string{"q", "page", "per_page"}, render: s.renderSearch},
+		{pattern: "/search/:term", params: []string{"page", "per_page"}, render: s.renderSearch},
+		// Documents, READMEs and tarballs take no parameter.
+		{pattern: "/package/*path", render: s.renderPackage},
+	}
+}
+
+// findRead returns the cached read whose route a path takes, with the
+// route's parameters, or nil.
+func (s *Server) findRead(path string) (*readRoute, httprouter.Params) {
+	for _, rr := range s.reads {
+		if h, ps, _ := rr.match.Lookup(http.MethodGet, path); h != nil {
+			return rr, ps
+		}
+	}
+	return nil, nil
+}
+
+// readKeyOf is the key of a read of path (already routed to rr) with the
+// raw query rawQuery.
+func readKeyOf(rr *readRoute, ps httprouter.Params, legacy bool, base, path, rawQuery string) readKey {
+	raw := normalQuery(rawQuery, rr.params)
+	q, _ := url.ParseQuery(raw)
+	return readKey{legacy: legacy, base: base, path: path, ps: ps, query: q, raw: raw}
+}
+
+// answer looks a read up in the answer cache, rendering and keeping it
+// when it is missing. render is false to look only.
+func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bool) (*cached, error) {
+	key := k.String()
+	if e := s.cache.get(key); e != nil || !render {
+		return e, nil
+	}
+	gen := s.core.Serial() // before rendering: a change meanwhile makes it stale
+	e, err := rr.render(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		s.cache.put(key, e, gen)
+	}
+	return e, nil
+}
+
+// serveRead answers a cached read through net/http.
+func (s *Server) serveRead(rr *readRoute) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		c := s.newCall(w, r, ps)
+		defer c.recoverPanic()
+		k := readKeyOf(rr, ps, c.legacy, c.base, c.path, r.URL.RawQuery)
+		e, err := s.answer(r.Context(), rr, k, true)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.read(e)
+	}
+}
+
+// field is one header of an answer; its value is shared, never changed.
+type field struct {
+	name  string
+	value []string
+}
+
+// readFields appends the headers of a read answer of e to fs, in the order
+// both paths write them: sorted by name, as net/http writes its header
+// map (Date, which net/http adds after them, the fast path adds last
+// too). notModified is for a 304, which has no body. maxAge, when set,
+// replaces the server's.
+func (s *Server) readFields(fs []field, e *cached, notModified, closeAfter bool, maxAge time.Duration, start time.Time, rate rateState) []field {
+	cacheControl, expires := s.maxAge, s.perSecond(start).expires
+	if maxAge > 0 {
+		cacheControl = []string{"max-age=" + strconv.Itoa(int(maxAge/time.Second))}
+		expires = []string{start.Add(maxAge).UTC().Format(http.TimeFormat)}
+	}
+	took, limits := varyingValues(start, rate)
+	fs = append(fs, field{"Access-Control-Allow-Origin", hdrStar}, field{"Cache-Control", cacheControl})
+	if closeAfter {
+		fs = append(fs, field{"Connection", hdrClose})
+	}
+	if e.disposition != nil {
+		fs = append(fs, field{"Content-Disposition", e.disposition})
+	}
+	if !notModified {
+		fs = append(fs, field{"Content-Length", e.length}, field{"Content-Type", e.ctype})
+	}
+	fs = append(fs, field{"ETag", e.etag}, field{"Expires", expires})
+	if limits != nil {
+		fs = append(fs, field{"Retry-After", limits[3:4:4]})
+	}
+	fs = append(fs, field{"Server", hdrServer})
+	if e.vary != nil {
+		fs = append(fs, field{"Vary", e.vary})
+	}
+	fs = append(fs, field{"X-Content-Type-Options", hdrNosniff})
+	if e.integrity != nil {
+		fs = append(fs, field{"X-Integrity", e.integrity})
+	}
+	if limits != nil {
+		// The documented spelling "RateLimit" (Go's canonical form would
+		// be "Ratelimit").
+		fs = append(fs, field{"X-RateLimit-Limit", limits[0:1:1]}, field{"X-RateLimit-Remaining", limits[1:2:2]},
+			field{"X-RateLimit-Reset", limits[2:3:3]})
+	}
+	return append(fs, field{"X-Response-Time", took})
+}
+
+// varyingValues formats the header values that differ from answer to
+// answer: X-Response-Time, and the rate limit's (limit, remaining, reset,
+// retry after; nil when there is no limit). They share one string and one
+// array, two allocations instead of ten.
+func varyingValues(start time.Time, st rateState) (took, limits []string) {
+	var scratch [96]byte
+	b := strconv.AppendFloat(scratch[:0], time.Since(start).Seconds(), 'f', 3, 64)
+	var ends [5]int
+	ends[0] = len(b)
+	n := 1
+	if st.limit > 0 {
+		for _, v := range [...]int64{int64(st.limit), int64(st.remaining), st.reset, int64(st.retryAfter)} {
+			b = strconv.AppendInt(b, v, 10)
+			ends[n] = len(b)
+			n++
+		}
+	}
+	all := string(b)
+	vals := make([]string, n)
+	from := 0
+	for i := range n {
+		vals[i] = all[from:ends[i]]
+		from = ends[i]
+	}
+	// Full slice expressions: a later Add must not write into a neighbour.
+	if n > 1 {
+		limits = vals[1:5:5]
+	}
+	return vals[0:1:1], limits
+}
+
+// notModified reports whether a request's If-None-Match names e.
+func notModified(ifNoneMatch string, e *cached) bool {
+	return ifNoneMatch != "" && etagMatch(ifNoneMatch, e.etag[0])
+}

@@ -1,0 +1,34 @@
+package server
+
+import (
+	"context"
+	"net/url"
+	"reflect"
+	"testing"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+// TestRenderSeesOnlyTheKey: what a cached read's render function receives
+// is, by its type, the context and the read's key, whose fields hold
+// nothing of the request but the key's parts: no header, no request, no
+// writer can reach it, so no answer kept for everyone can depend on one.
+func TestRenderSeesOnlyTheKey(t *testing.T) {
+	var render func(context.Context, readKey) (*cached, error)
+	allowed := map[reflect.Type]bool{
+		reflect.TypeFor[bool](): true, reflect.TypeFor[string](): true,
+		reflect.TypeFor[httprouter.Params](): true, reflect.TypeFor[url.Values](): true,
+	}
+	key := reflect.TypeFor[readKey]()
+	for i := range key.NumField() {
+		if f := key.Field(i); !allowed[f.Type] {
+			t.Errorf("readKey.%s is a %v: only the key's parts may reach a render function", f.Name, f.Type)
+		}
+	}
+	s := &Server{}
+	for _, rr := range s.readRoutes() {
+		if reflect.TypeOf(rr.render) != reflect.TypeOf(render) {
+			t.Errorf("%s renders with a %T", rr.pattern, rr.render)
+		}
+	}
+}
