@@ -5,7 +5,7 @@
 # each with its ratio to nginx, and both servers' idle and peak RSS.
 # A last table puts the package document beside a bare net/http handler
 # serving the same bytes with the same headers (bench/plain): what the
-# registry's own HTTP/1.1 front (server/front.go) gains over net/http.
+# registry's own HTTP/1.1 fast path (fastpath/) gains over net/http.
 #
 #   bash bench/run.sh                 # about 3 minutes
 #   DURATION=10 bash bench/run.sh     # longer runs, steadier figures

@@ -12,7 +12,7 @@ import (
 // goroutine and buffers) until the head timeout drops it, so without caps
 // one address opening connections faster than that timeout closes them
 // holds as much memory as it likes. A connection counts from its accept
-// until it is closed, whether the front or net/http holds it. The caps
+// until it is closed, whether the fast path or net/http holds it. The caps
 // refuse the excess at accept, before any of that memory is spent.
 type connCaps struct {
 	max, perAddr              int

@@ -32,9 +32,9 @@ const (
 	bodyTimeout          = 60 * time.Second  // a whole request, body included
 	writeTimeout         = 60 * time.Second  // an answer
 	maxHeaderBytes       = 16 << 10
-	// frontHeadMax is the front's read buffer: a longer head goes to
+	// headBufSize is the fast path's read buffer: a longer head goes to
 	// net/http, which allows up to maxHeaderBytes.
-	frontHeadMax = 4096
+	headBufSize = 4096
 	// shutdownGrace is how long a shutdown waits for clients that have
 	// connected but not yet sent their request.
 	shutdownGrace = 5 * time.Second
@@ -65,7 +65,7 @@ type Server struct {
 	acceptDone chan struct{}
 	hs         *http.Server
 	handoff    *handoffListener
-	conns      map[*frontConn]struct{}
+	conns      map[*conn]struct{}
 	closing    atomic.Bool
 	bufs       sync.Pool // *connBufs
 	caps       connCaps
@@ -78,12 +78,12 @@ const (
 	connIdle                 // waiting for a later request
 	connClosing              // a shutdown is closing it
 	connHanded               // with net/http, its first request not yet at a handler
-	connGone                 // closed, or no longer the front's concern
+	connGone                 // closed, or no longer the fast path's concern
 )
 
-// frontConn is an accepted connection. Once handed to net/http, its reads
-// drain the front's buffer first.
-type frontConn struct {
+// conn is an accepted connection. Once handed to net/http, its reads
+// drain the fast path's buffer first.
+type conn struct {
 	net.Conn
 	*connBufs
 	remote string // client address, as clientAddr gives it for net/http
@@ -98,12 +98,12 @@ type frontConn struct {
 	headBy, asked time.Time
 }
 
-func (c *frontConn) Read(p []byte) (int, error) { return c.br.Read(p) }
+func (c *conn) Read(p []byte) (int, error) { return c.br.Read(p) }
 
 // CloseWrite half-closes a TCP connection, as net/http does before it
 // closes one whose request body it did not read (after a 413, say): the
 // client then gets the answer, not a reset.
-func (c *frontConn) CloseWrite() error {
+func (c *conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
@@ -113,7 +113,7 @@ func (c *frontConn) CloseWrite() error {
 // Close frees the connection's place under the caps, before it closes, so
 // that a client that sees it close may connect again at once. net/http
 // closes the connections it was handed with it too.
-func (c *frontConn) Close() error {
+func (c *conn) Close() error {
 	if c.counted.Swap(false) {
 		c.caps.release(c.remote)
 	}
@@ -121,12 +121,12 @@ func (c *frontConn) Close() error {
 }
 
 // SetReadDeadline is how net/http times a handed connection. Until the
-// head the front was reading when it handed the connection on is in,
-// no deadline may end after the front's for that head, or a head that
-// outgrows the front's buffer would win a fresh ReadHeaderTimeout. No
+// head the fast path was reading when it handed the connection on is in,
+// no deadline may end after the fast path's for that head, or a head that
+// outgrows the fast path's buffer would win a fresh ReadHeaderTimeout. No
 // deadline at all, which net/http asks for only once it has read a head
 // (a read in the background while the handler runs), goes through.
-func (c *frontConn) SetReadDeadline(t time.Time) error {
+func (c *conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.asked = t
@@ -138,7 +138,7 @@ func (c *frontConn) SetReadDeadline(t time.Time) error {
 
 // headIn ends the hold of SetReadDeadline once the head is in, with the
 // deadline net/http last asked for: the one for the request's body.
-func (c *frontConn) headIn() {
+func (c *conn) headIn() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.headBy.IsZero() {
@@ -154,7 +154,7 @@ type connBufs struct {
 	out []byte
 }
 
-type frontConnKey struct{}
+type connKey struct{}
 
 // Serve answers HTTP on ln until Shutdown, then returns http.ErrServerClosed.
 func (f *Server) Serve(ln net.Listener) error {
@@ -173,13 +173,13 @@ func (f *Server) Serve(ln net.Listener) error {
 		f.HeaderTimeout = DefaultHeaderTimeout
 	}
 	f.acceptDone = make(chan struct{})
-	f.conns = make(map[*frontConn]struct{})
+	f.conns = make(map[*conn]struct{})
 	f.caps.init(f.MaxConns, f.MaxConnsPerAddr, f.RefusedTotal, f.RefusedAddr, f.Log)
 	f.handoff = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
 	f.hs = &http.Server{
 		Handler: http.HandlerFunc(f.handedRequest),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, frontConnKey{}, c)
+			return context.WithValue(ctx, connKey{}, c)
 		},
 		ConnState:         f.handedState,
 		ReadHeaderTimeout: f.HeaderTimeout,
@@ -219,7 +219,7 @@ func (f *Server) Serve(ln net.Listener) error {
 		// Tracked here, before the next Accept: once this loop has ended,
 		// a shutdown knows every connection it must wait for, even one
 		// accepted just before the listener closed.
-		c := &frontConn{Conn: raw, connBufs: f.getBufs(raw), remote: remote, caps: &f.caps}
+		c := &conn{Conn: raw, connBufs: f.getBufs(raw), remote: remote, caps: &f.caps}
 		c.counted.Store(true)
 		c.state.Store(connActive)
 		f.track(c)
@@ -228,10 +228,10 @@ func (f *Server) Serve(ln net.Listener) error {
 }
 
 // serve answers requests on c until it closes or goes to net/http.
-func (f *Server) serve(c *frontConn) {
+func (f *Server) serve(c *conn) {
 	raw := c.Conn
 	// A panic here would otherwise take the whole server down: net/http's
-	// own recovery does not cover the front's goroutines.
+	// own recovery does not cover the fast path's goroutines.
 	defer func() {
 		if p := recover(); p != nil {
 			f.Log.Error("panic in the fast path", "panic", p, "stack", string(debug.Stack()))
@@ -245,7 +245,7 @@ func (f *Server) serve(c *frontConn) {
 			wait, waiting = f.HeaderTimeout, connNew
 		}
 		// headBy is when the request head must be in, which a hand-off
-		// carries over to net/http (see frontConn.SetReadDeadline).
+		// carries over to net/http (see conn.SetReadDeadline).
 		headBy := time.Now().Add(wait)
 		// The deadline goes before the state that lets a shutdown close
 		// the connection, so that the shutdown's deadline (see quiet)
@@ -284,8 +284,8 @@ func (f *Server) serve(c *frontConn) {
 }
 
 // handOff gives c to net/http, its read buffer still holding what the
-// front has read of it, and the request head in it due by headBy.
-func (f *Server) handOff(c *frontConn, headBy time.Time) {
+// fast path has read of it, and the request head in it due by headBy.
+func (f *Server) handOff(c *conn, headBy time.Time) {
 	c.Conn.SetWriteDeadline(time.Time{}) // net/http sets its own
 	c.headBy = headBy                    // before net/http has c
 	c.state.Store(connHanded)
@@ -296,10 +296,10 @@ func (f *Server) handOff(c *frontConn, headBy time.Time) {
 }
 
 // handedRequest is net/http's handler: the first request of a handed
-// connection that reaches it releases the connection from the front's
+// connection that reaches it releases the connection from the fast path's
 // shutdown wait.
 func (f *Server) handedRequest(w http.ResponseWriter, r *http.Request) {
-	if c, ok := r.Context().Value(frontConnKey{}).(*frontConn); ok {
+	if c, ok := r.Context().Value(connKey{}).(*conn); ok {
 		c.headIn()
 		if c.state.Load() != connGone {
 			f.forget(c)
@@ -310,20 +310,20 @@ func (f *Server) handedRequest(w http.ResponseWriter, r *http.Request) {
 
 func (f *Server) handedState(nc net.Conn, st http.ConnState) {
 	if st == http.StateClosed || st == http.StateHijacked {
-		if c, ok := nc.(*frontConn); ok {
+		if c, ok := nc.(*conn); ok {
 			f.forget(c)
 		}
 	}
 }
 
 // track adds c to the connections a shutdown waits for.
-func (f *Server) track(c *frontConn) {
+func (f *Server) track(c *conn) {
 	f.mu.Lock()
 	f.conns[c] = struct{}{}
 	f.mu.Unlock()
 }
 
-func (f *Server) forget(c *frontConn) {
+func (f *Server) forget(c *conn) {
 	if c.state.Swap(connGone) == connGone {
 		return
 	}
@@ -335,7 +335,7 @@ func (f *Server) forget(c *frontConn) {
 func (f *Server) getBufs(raw net.Conn) *connBufs {
 	b, _ := f.bufs.Get().(*connBufs)
 	if b == nil {
-		return &connBufs{br: bufio.NewReaderSize(raw, frontHeadMax), out: make([]byte, 0, 1024)}
+		return &connBufs{br: bufio.NewReaderSize(raw, headBufSize), out: make([]byte, 0, 1024)}
 	}
 	b.br.Reset(raw)
 	return b
@@ -414,7 +414,7 @@ func (f *Server) closeAll() {
 }
 
 // handoffListener is the listener net/http serves: it yields the
-// connections the front hands over.
+// connections the fast path hands over.
 type handoffListener struct {
 	addr  net.Addr
 	conns chan net.Conn
@@ -457,7 +457,7 @@ type Answer func(buf []byte, r *Request) (head, body []byte, keepOpen, ok bool)
 // answer answers one request head with Answer and writes the answer, in
 // one system call. It reports whether it answered, and whether the
 // connection stays open.
-func (f *Server) answer(c *frontConn, head []byte) (answered, keepOpen bool) {
+func (f *Server) answer(c *conn, head []byte) (answered, keepOpen bool) {
 	r, ok := parseRequest(head)
 	if !ok {
 		return false, false

@@ -270,7 +270,7 @@ func (c *call) send(status int, body []byte) {
 // once per second rather than per request.
 type perSecond struct {
 	sec     int64
-	date    string   // Date; the front writes it, net/http writes its own
+	date    string   // Date; the fast path writes it, net/http writes its own
 	expires []string // Expires of reads
 }
 

@@ -54,7 +54,7 @@ const (
 	DefaultMaxAge     = 60 * time.Second
 	DefaultMaxUpload  = 1 << 20
 	// About 65 MiB of held connections at most (16 KiB each in
-	// net/http's hands, 4 in the front's: TestConnectionFloodRSS), and an
+	// net/http's hands, 4 in the fast path's: TestConnectionFloodRSS), and an
 	// address needs 16 times its cap to fill it; 256 is well above a
 	// classroom of 30 behind one NAT.
 	DefaultMaxConns        = 4096
@@ -167,8 +167,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.core.Wait(ctx)
 }
 
-// Handler serves the API through net/http alone, without the front of
-// Serve (see front.go): for tests and for embedding in another server.
+// Handler serves the API through net/http alone, without the fast path
+// of Serve (see fast.go): for tests and for embedding in another server.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // routes lists every route in one place. The cached reads (readRoutes)
