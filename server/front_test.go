@@ -28,7 +28,7 @@ import (
 
 // frontEnv is a registry served by Serve on a port of 127.0.0.1.
 type frontEnv struct {
-	t    *testing.T
+	t    testing.TB
 	db   *store.DB
 	srv  *Server
 	addr string
@@ -38,14 +38,14 @@ type frontEnv struct {
 	stopErr  error
 }
 
-func newFrontEnv(t *testing.T, cfg Config) *frontEnv {
+func newFrontEnv(t testing.TB, cfg Config) *frontEnv {
 	t.Helper()
 	return newFrontEnvWith(t, cfg, nil)
 }
 
 // newFrontEnvWith is newFrontEnv with set applied to the server before it
 // serves.
-func newFrontEnvWith(t *testing.T, cfg Config, set func(*Server)) *frontEnv {
+func newFrontEnvWith(t testing.TB, cfg Config, set func(*Server)) *frontEnv {
 	t.Helper()
 	db, err := store.Open(context.Background(), t.TempDir())
 	if err != nil {
@@ -167,7 +167,7 @@ func (e *frontEnv) viaFront(req string) answer {
 }
 
 // frontAnswer has srv's fast path answer req, if it takes it.
-func frontAnswer(t *testing.T, srv *Server, req string) (a answer, answered bool) {
+func frontAnswer(t testing.TB, srv *Server, req string) (a answer, answered bool) {
 	t.Helper()
 	r, ok := fastpath.ParseRequest([]byte(req))
 	if !ok {

@@ -67,7 +67,10 @@ func (s *Server) findRead(path string) (*readRoute, httprouter.Params) {
 // raw query rawQuery.
 func readKeyOf(rr *readRoute, ps httprouter.Params, legacy bool, base, path, rawQuery string) readKey {
 	raw := normalQuery(rawQuery, rr.params)
-	q, _ := url.ParseQuery(raw)
+	var q url.Values // nil reads as empty, with no map made for most reads
+	if raw != "" {
+		q, _ = url.ParseQuery(raw)
+	}
 	return readKey{legacy: legacy, base: base, path: path, ps: ps, query: q, raw: raw}
 }
 

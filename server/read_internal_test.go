@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/nessemble/nessemble-registry/fastpath"
 )
 
 // TestRenderSeesOnlyTheKey: what a cached read's render function receives
@@ -30,5 +32,25 @@ func TestRenderSeesOnlyTheKey(t *testing.T) {
 		if reflect.TypeOf(rr.render) != reflect.TypeOf(render) {
 			t.Errorf("%s renders with a %T", rr.pattern, rr.render)
 		}
+	}
+}
+
+// BenchmarkAnswerFast is the registry's work per cached read on the fast
+// path, sockets aside.
+func BenchmarkAnswerFast(b *testing.B) {
+	e := newFrontEnv(b, Config{RateLimit: -1})
+	for _, path := range []string{"/package/pad", "/search/pad", "/"} {
+		b.Run(path, func(b *testing.B) {
+			head := []byte("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\n\r\n")
+			r, _ := fastpath.ParseRequest(head)
+			buf := make([]byte, 0, 1024)
+			if _, _, _, ok := e.srv.answerFast(buf, &r); !ok {
+				b.Fatal("not answered")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				e.srv.answerFast(buf, &r)
+			}
+		})
 	}
 }
