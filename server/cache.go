@@ -73,9 +73,11 @@ func newRespCache(serial func() int64) *respCache {
 	return &respCache{serial: serial, entries: make(map[string]*cached)}
 }
 
-func (rc *respCache) get(key string) *cached {
+// get returns the answer kept under key, or nil. (A []byte key: the map
+// lookup converts it without a copy.)
+func (rc *respCache) get(key []byte) *cached {
 	rc.mu.RLock()
-	e := rc.entries[key]
+	e := rc.entries[string(key)]
 	fresh := rc.gen == rc.serial()
 	if e != nil && fresh {
 		e.hits.Add(1)
@@ -173,14 +175,12 @@ func normalQuery(raw string, params []string) string {
 	return b.String()
 }
 
-// cacheKey names a read answer: what the client is (the nessemble client
-// gets trimmed JSON), the link base, the route and the normalised query.
-// The lengths of base and path go before them, so that no two requests
-// share a key (a path may hold "?" and NUL once decoded). It is "" for a
-// read the cache leaves out.
-func cacheKey(legacy bool, base, path, query string) string {
-	var buf [maxCacheKey]byte
-	b := buf[:0]
+// appendKey appends the name of a read answer to b: what the client is
+// (the nessemble client gets trimmed JSON), the link base, the route and
+// the normalised query. The lengths of base and path go before them, so
+// that no two requests share a key (a path may hold "?" and NUL once
+// decoded). ok is false for a read the cache leaves out, over maxCacheKey.
+func appendKey(b []byte, legacy bool, base, path, query string) (key []byte, ok bool) {
 	if legacy {
 		b = append(b, 'l')
 	} else {
@@ -193,8 +193,5 @@ func cacheKey(legacy bool, base, path, query string) string {
 	b = append(b, ':')
 	b = append(b, path...)
 	b = append(b, query...)
-	if len(b) > maxCacheKey {
-		return ""
-	}
-	return string(b)
+	return b, len(b) <= maxCacheKey
 }

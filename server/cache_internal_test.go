@@ -20,7 +20,7 @@ func TestCacheFloodKeepsHotEntries(t *testing.T) {
 	for i := range 100_000 {
 		if i%50 == 0 {
 			for _, k := range hot {
-				if rc.get(k) == nil {
+				if rc.get([]byte(k)) == nil {
 					t.Fatalf("after %d flood entries, %s was evicted", i, k)
 				}
 			}
@@ -36,7 +36,7 @@ func TestCacheFloodKeepsHotEntries(t *testing.T) {
 	t.Logf("after the flood: %d entries, %d bytes", n, b)
 	// A change of package data empties it.
 	serial++
-	if rc.get("hot-doc") != nil {
+	if rc.get([]byte("hot-doc")) != nil {
 		t.Error("an entry outlived a change of package data")
 	}
 }

@@ -23,13 +23,13 @@ func (s *Server) answerFast(b []byte, r *fastpath.Request) (head, body []byte, k
 		return nil, nil, false, false
 	}
 	k := readKeyOf(rr, ps, legacyClient(r.UserAgent), base, path, r.Query)
+	start := time.Now()
 	// A read that fails (a missing package, say) is net/http's to answer:
 	// the error sink is there.
-	e, err := s.answer(context.Background(), rr, k, s.limiter.allows(r.Remote, time.Now()))
+	e, err := s.answer(context.Background(), rr, k, s.limiter.allows(r.Remote, start))
 	if err != nil || e == nil {
 		return nil, nil, false, false
 	}
-	start := time.Now()
 	rate, ok := s.limiter.take(r.Remote, start)
 	if !ok {
 		// net/http's path answers 429. It counts the request again,

@@ -29,9 +29,6 @@ type readKey struct {
 	raw    string     // query, encoded canonically
 }
 
-// String is the cache key (see cacheKey); "" for a read not to be kept.
-func (k readKey) String() string { return cacheKey(k.legacy, k.base, k.path, k.raw) }
-
 // readRoute is one cached read: a route, the query parameters it reads,
 // and how its answer is rendered.
 type readRoute struct {
@@ -43,12 +40,13 @@ type readRoute struct {
 
 // readRoutes lists every cached read: adding one is one entry here.
 func (s *Server) readRoutes() []*readRoute {
+	// The most read first: findRead tries them in this order.
 	return []*readRoute{
-		{pattern: "/", params: []string{"page", "per_page", "sort_by", "order"}, render: s.renderList},
-		{pattern: "/search", params: []string{"q", "page", "per_page"}, render: s.renderSearch},
-		{pattern: "/search/:term", params: []string{"page", "per_page"}, render: s.renderSearch},
 		// Documents, READMEs and tarballs take no parameter.
 		{pattern: "/package/*path", render: s.renderPackage},
+		{pattern: "/search/:term", params: []string{"page", "per_page"}, render: s.renderSearch},
+		{pattern: "/search", params: []string{"q", "page", "per_page"}, render: s.renderSearch},
+		{pattern: "/", params: []string{"page", "per_page", "sort_by", "order"}, render: s.renderList},
 	}
 }
 
@@ -77,17 +75,23 @@ func readKeyOf(rr *readRoute, ps httprouter.Params, legacy bool, base, path, raw
 // answer looks a read up in the answer cache, rendering and keeping it
 // when it is missing. render is false to look only.
 func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bool) (*cached, error) {
-	key := k.String()
-	if e := s.cache.get(key); e != nil || !render {
-		return e, nil
+	var buf [256]byte
+	key, keep := appendKey(buf[:0], k.legacy, k.base, k.path, k.raw)
+	if keep {
+		if e := s.cache.get(key); e != nil || !render {
+			return e, nil
+		}
+	}
+	if !render {
+		return nil, nil
 	}
 	gen := s.core.Serial() // before rendering: a change meanwhile makes it stale
 	e, err := rr.render(ctx, k)
 	if err != nil {
 		return nil, err
 	}
-	if key != "" {
-		s.cache.put(key, e, gen)
+	if keep {
+		s.cache.put(string(key), e, gen)
 	}
 	return e, nil
 }
