@@ -452,7 +452,7 @@ func (l *handoffListener) Addr() net.Addr { return l.addr }
 // with the body to send after it (none for HEAD or 304); keepOpen says
 // whether the connection may take another request. ok false declines
 // the request: the connection goes to net/http, the head still unread.
-type Answer func(buf []byte, r *Request) (head, body []byte, keepOpen, ok bool)
+type Answer func(buf []byte, r Request) (head, body []byte, keepOpen, ok bool)
 
 // answer answers one request head with Answer and writes the answer, in
 // one system call. It reports whether it answered, and whether the
@@ -463,7 +463,7 @@ func (f *Server) answer(c *conn, head []byte) (answered, keepOpen bool) {
 		return false, false
 	}
 	r.Remote = c.remote
-	out, body, keepOpen, ok := f.Answer(c.out[:0], &r)
+	out, body, keepOpen, ok := f.Answer(c.out[:0], r) // by value: a pointer would escape
 	if !ok {
 		return false, false
 	}

@@ -38,7 +38,7 @@ func newTestEnv(t *testing.T, set func(*Server)) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, served: make(chan error, 1)}
 	e.fp = &Server{
-		Answer: func(buf []byte, r *Request) (head, body []byte, keepOpen, ok bool) {
+		Answer: func(buf []byte, r Request) (head, body []byte, keepOpen, ok bool) {
 			switch r.Path {
 			case "/panic":
 				panic("boom")

@@ -13,7 +13,7 @@ import (
 // missing answer into it first, with the same status, headers (readFields)
 // and body as serveRead; it declines everything else, and the connection
 // goes to net/http (serveHTTP).
-func (s *Server) answerFast(b []byte, r *fastpath.Request) (head, body []byte, keepOpen, ok bool) {
+func (s *Server) answerFast(b []byte, r fastpath.Request) (head, body []byte, keepOpen, ok bool) {
 	if _, bad := unsupportedVersion(r.Accept); bad {
 		return nil, nil, false, false // net/http's path refuses it
 	}

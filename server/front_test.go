@@ -174,7 +174,7 @@ func frontAnswer(t testing.TB, srv *Server, req string) (a answer, answered bool
 		return a, false
 	}
 	r.Remote = "127.0.0.1"
-	head, body, _, ok := srv.answerFast(nil, &r)
+	head, body, _, ok := srv.answerFast(nil, r)
 	if !ok {
 		return a, false
 	}

@@ -44,12 +44,12 @@ func BenchmarkAnswerFast(b *testing.B) {
 			head := []byte("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\n\r\n")
 			r, _ := fastpath.ParseRequest(head)
 			buf := make([]byte, 0, 1024)
-			if _, _, _, ok := e.srv.answerFast(buf, &r); !ok {
+			if _, _, _, ok := e.srv.answerFast(buf, r); !ok {
 				b.Fatal("not answered")
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				e.srv.answerFast(buf, &r)
+				e.srv.answerFast(buf, r)
 			}
 		})
 	}
