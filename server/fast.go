@@ -26,7 +26,8 @@ func (s *Server) answerFast(b []byte, r fastpath.Request) (head, body []byte, ke
 	start := time.Now()
 	// A read that fails (a missing package, say) is net/http's to answer:
 	// the error sink is there.
-	e, err := s.answer(context.Background(), rr, k, s.limiter.allows(r.Remote, start))
+	// The key goes where the head will: b's room is free until then.
+	e, err := s.answer(context.Background(), rr, k, s.limiter.allows(r.Remote, start), b)
 	if err != nil || e == nil {
 		return nil, nil, false, false
 	}
@@ -46,10 +47,8 @@ func (s *Server) answerFast(b []byte, r fastpath.Request) (head, body []byte, ke
 	} else {
 		b = append(b, "HTTP/1.1 200 OK\r\n"...)
 	}
-	var buf [20]field
-	for _, f := range s.readFields(buf[:0], e, nm, closeAfter, 0, start, rate) {
-		b = appendHeader(b, f.name, f.value[0])
-	}
+	s.readFields(func(name string, value []string) { b = appendHeader(b, name, value[0]) },
+		e, nm, closeAfter, 0, start, rate)
 	b = appendHeader(b, "Date", s.perSecond(start).date)
 	b = append(b, "\r\n"...)
 	if !nm && r.Method == http.MethodGet {

@@ -73,10 +73,10 @@ func readKeyOf(rr *readRoute, ps httprouter.Params, legacy bool, base, path, raw
 }
 
 // answer looks a read up in the answer cache, rendering and keeping it
-// when it is missing. render is false to look only.
-func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bool) (*cached, error) {
-	var buf [256]byte
-	key, keep := appendKey(buf[:0], k.legacy, k.base, k.path, k.raw)
+// when it is missing. render is false to look only. scratch, if it has
+// room, holds the key: no allocation for a cache hit.
+func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bool, scratch []byte) (*cached, error) {
+	key, keep := appendKey(scratch[:0], k.legacy, k.base, k.path, k.raw)
 	if keep {
 		if e := s.cache.get(key); e != nil || !render {
 			return e, nil
@@ -102,7 +102,7 @@ func (s *Server) serveRead(rr *readRoute) httprouter.Handle {
 		c := s.newCall(w, r, ps)
 		defer c.recoverPanic()
 		k := readKeyOf(rr, ps, c.legacy, c.base, c.path, r.URL.RawQuery)
-		e, err := s.answer(r.Context(), rr, k, true)
+		e, err := s.answer(r.Context(), rr, k, true, nil)
 		if err != nil {
 			c.fail(err)
 			return
@@ -111,53 +111,52 @@ func (s *Server) serveRead(rr *readRoute) httprouter.Handle {
 	}
 }
 
-// field is one header of an answer; its value is shared, never changed.
-type field struct {
-	name  string
-	value []string
-}
-
-// readFields appends the headers of a read answer of e to fs, in the order
+// readFields gives emit the headers of a read answer of e, in the order
 // both paths write them: sorted by name, as net/http writes its header
 // map (Date, which net/http adds after them, the fast path adds last
 // too). notModified is for a 304, which has no body. maxAge, when set,
-// replaces the server's.
-func (s *Server) readFields(fs []field, e *cached, notModified, closeAfter bool, maxAge time.Duration, start time.Time, rate rateState) []field {
+// replaces the server's. Values are shared: emit must not change them.
+func (s *Server) readFields(emit func(name string, value []string), e *cached, notModified, closeAfter bool,
+	maxAge time.Duration, start time.Time, rate rateState) {
 	cacheControl, expires := s.maxAge, s.perSecond(start).expires
 	if maxAge > 0 {
 		cacheControl = []string{"max-age=" + strconv.Itoa(int(maxAge/time.Second))}
 		expires = []string{start.Add(maxAge).UTC().Format(http.TimeFormat)}
 	}
 	took, limits := varyingValues(start, rate)
-	fs = append(fs, field{"Access-Control-Allow-Origin", hdrStar}, field{"Cache-Control", cacheControl})
+	emit("Access-Control-Allow-Origin", hdrStar)
+	emit("Cache-Control", cacheControl)
 	if closeAfter {
-		fs = append(fs, field{"Connection", hdrClose})
+		emit("Connection", hdrClose)
 	}
 	if e.disposition != nil {
-		fs = append(fs, field{"Content-Disposition", e.disposition})
+		emit("Content-Disposition", e.disposition)
 	}
 	if !notModified {
-		fs = append(fs, field{"Content-Length", e.length}, field{"Content-Type", e.ctype})
+		emit("Content-Length", e.length)
+		emit("Content-Type", e.ctype)
 	}
-	fs = append(fs, field{"ETag", e.etag}, field{"Expires", expires})
+	emit("ETag", e.etag)
+	emit("Expires", expires)
 	if limits != nil {
-		fs = append(fs, field{"Retry-After", limits[3:4:4]})
+		emit("Retry-After", limits[3:4:4])
 	}
-	fs = append(fs, field{"Server", hdrServer})
+	emit("Server", hdrServer)
 	if e.vary != nil {
-		fs = append(fs, field{"Vary", e.vary})
+		emit("Vary", e.vary)
 	}
-	fs = append(fs, field{"X-Content-Type-Options", hdrNosniff})
+	emit("X-Content-Type-Options", hdrNosniff)
 	if e.integrity != nil {
-		fs = append(fs, field{"X-Integrity", e.integrity})
+		emit("X-Integrity", e.integrity)
 	}
 	if limits != nil {
 		// The documented spelling "RateLimit" (Go's canonical form would
 		// be "Ratelimit").
-		fs = append(fs, field{"X-RateLimit-Limit", limits[0:1:1]}, field{"X-RateLimit-Remaining", limits[1:2:2]},
-			field{"X-RateLimit-Reset", limits[2:3:3]})
+		emit("X-RateLimit-Limit", limits[0:1:1])
+		emit("X-RateLimit-Remaining", limits[1:2:2])
+		emit("X-RateLimit-Reset", limits[2:3:3])
 	}
-	return append(fs, field{"X-Response-Time", took})
+	emit("X-Response-Time", took)
 }
 
 // varyingValues formats the header values that differ from answer to

@@ -237,11 +237,8 @@ func (c *call) read(e *cached) { c.readFor(e, 0) }
 // readFor is read with a max-age of its own.
 func (c *call) readFor(e *cached, maxAge time.Duration) {
 	nm := notModified(c.r.Header.Get("If-None-Match"), e)
-	var buf [20]field
 	h := c.w.Header()
-	for _, f := range c.s.readFields(buf[:0], e, nm, c.closeAfter(), maxAge, c.start, c.rate) {
-		h[f.name] = f.value
-	}
+	c.s.readFields(func(name string, value []string) { h[name] = value }, e, nm, c.closeAfter(), maxAge, c.start, c.rate)
 	if nm {
 		c.send(http.StatusNotModified, nil)
 		return
