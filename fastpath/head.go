@@ -120,6 +120,7 @@ func parseRequest(head []byte) (r Request, ok bool) {
 	r.Method = method
 	r.Path, r.Query, _ = strings.Cut(target, "?")
 	hosts := 0
+	var seen [3]bool // User-Agent, Accept, If-None-Match
 	for {
 		line, rest, ok = strings.Cut(rest, "\r\n")
 		if !ok {
@@ -137,20 +138,24 @@ func parseRequest(head []byte) (r Request, ok bool) {
 		case strings.EqualFold(name, "Host"):
 			r.Host = value
 			hosts++
+		// The first line of a header counts, empty or not, as for
+		// net/http's Header.Get.
 		case strings.EqualFold(name, "User-Agent"):
-			if r.UserAgent == "" {
-				r.UserAgent = value
+			if !seen[0] {
+				r.UserAgent, seen[0] = value, true
 			}
 		case strings.EqualFold(name, "Accept"):
-			if r.Accept == "" {
-				r.Accept = value
+			if !seen[1] {
+				r.Accept, seen[1] = value, true
 			}
 		case strings.EqualFold(name, "If-None-Match"):
-			if r.IfNoneMatch == "" {
-				r.IfNoneMatch = value
+			if !seen[2] {
+				r.IfNoneMatch, seen[2] = value, true
 			}
 		case strings.EqualFold(name, "Connection"):
-			for _, tok := range strings.Split(value, ",") {
+			for rest := value; rest != ""; { // the tokens, without a slice of them
+				var tok string
+				tok, rest, _ = strings.Cut(rest, ",")
 				if strings.EqualFold(strings.TrimSpace(tok), "close") {
 					r.Close = true
 				}
