@@ -2,12 +2,9 @@ package server_test
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nessemble/nessemble-registry/server"
 )
@@ -27,16 +24,9 @@ func (e *env) cacheStats() (entries, bytes int) {
 // front where it takes the request) and returns status line and body.
 func (e *env) rawAnswer(head string) (status, body string) {
 	e.t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, head)
-	b, _ := io.ReadAll(c)
-	line, _, _ := strings.Cut(string(b), "\r\n")
-	_, body, _ = strings.Cut(string(b), "\r\n\r\n")
+	raw := e.rawExchange(head)
+	line, _, _ := strings.Cut(raw, "\r\n")
+	_, body, _ = strings.Cut(raw, "\r\n\r\n")
 	return line, body
 }
 

@@ -473,17 +473,24 @@ func TestClientReadErrorsAre503(t *testing.T) {
 // sent.
 func (e *env) rawGet(path string) string {
 	e.t.Helper()
+	head, _, _ := strings.Cut(e.rawExchange("GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), "\r\n\r\n")
+	return head
+}
+
+// rawExchange writes raw on a new connection and returns all that comes
+// back until the server closes it.
+func (e *env) rawExchange(raw string) string {
+	e.t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	io.WriteString(c, raw)
 	b, err := io.ReadAll(c)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	head, _, _ := strings.Cut(string(b), "\r\n\r\n")
-	return head
+	return string(b)
 }
