@@ -86,7 +86,7 @@ func TestAccountTimingDoesNotRevealAccounts(t *testing.T) {
 	if raceDetector {
 		// Instrumented, SQLite's B-tree walks cost ten times more, and the
 		// account's one row more than the unknown name's none; .ci/run
-		// runs this test again without -race.
+		// runs this test without -race first.
 		t.Skip("timings under -race say nothing of the real binary's")
 	}
 	smtpd, pool := newSMTPServer(t, mail.Plain)
