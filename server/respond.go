@@ -213,7 +213,7 @@ func (c *call) write(status int, ctype string, body []byte) {
 	h["Access-Control-Allow-Origin"] = hdrStar
 	h["Server"] = hdrServer
 	h["X-Content-Type-Options"] = hdrNosniff
-	if c.legacy || c.r.Method == http.MethodHead {
+	if c.closeAfter() {
 		h["Connection"] = hdrClose
 	}
 	took, limits := varyingValues(c.start, c.rate)
