@@ -221,6 +221,3 @@ func (s *Service) Follow(stop <-chan struct{}) {
 // Serial is where the registry stands in the change log (see
 // Packages.Changes).
 func (s *Service) Serial() int64 { return s.store.Changes() }
-
-// MailEnabled reports whether resets go out by email.
-func (s *Service) MailEnabled() bool { return s.mailer != nil }
