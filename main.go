@@ -147,13 +147,18 @@ func newServeCmd() *cobra.Command {
 			if err := cfg.validate(); err != nil {
 				return err
 			}
-			if err := cfg.smtp.Validate(); err != nil {
-				return err
-			}
-			if cfg.registry.ResetQR && !cfg.smtp.Enabled() {
+			var mailer registry.Mailer // nil: no email
+			if cfg.smtp.Enabled() {
+				cfg.smtp.Registry = cfg.server.BaseURL
+				m, err := mail.New(cfg.smtp) // checks the settings
+				if err != nil {
+					return err
+				}
+				mailer = m
+			} else if cfg.registry.ResetQR {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: --reset-qr hands a password-reset code to anyone who names an account; use it only on a trusted network")
 			}
-			return serve(cmd.Context(), cfg, cmd.ErrOrStderr())
+			return serve(cmd.Context(), cfg, mailer, cmd.ErrOrStderr())
 		},
 	}
 	cfg.smtp.Password = os.Getenv("NESSEMBLE_REGISTRY_SMTP_PASSWORD")
@@ -182,7 +187,7 @@ func newServeCmd() *cobra.Command {
 }
 
 // serve runs the registry until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
+func serve(ctx context.Context, cfg serveConfig, mailer registry.Mailer, logOut io.Writer) error {
 	out := logsink.New(logOut)
 	defer out.Close()
 	log, err := newLogger(cfg.logFormat, out)
@@ -206,13 +211,6 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 			log.Info("removed leftover", "path", p.Path, "what", p.What)
 		} else {
 			log.Warn("could not remove leftover", "path", p.Path, "what", p.What)
-		}
-	}
-	var mailer registry.Mailer // nil: no email
-	if cfg.smtp.Enabled() {
-		cfg.smtp.Registry = cfg.server.BaseURL
-		if mailer, err = mail.New(cfg.smtp); err != nil {
-			return err
 		}
 	}
 	cfg.registry.SignupClosed = !cfg.signup

@@ -10,9 +10,9 @@ import (
 )
 
 // Rendered read answers are kept in memory until package data changes (or
-// the bounds below push them out): a
-// package document, search page or tarball then costs one map lookup
-// instead of queries, JSON encoding and a file read. Every change to
+// the bounds below push them out): a package document, search page or
+// tarball then costs one map lookup instead of queries, JSON encoding and
+// a file read. Every change to
 // package data moves the change log's serial, and the cache empties itself
 // when it moves.
 const (
@@ -153,17 +153,19 @@ func (rc *respCache) stats() (entries, bytes int) {
 func entrySize(key string, e *cached) int { return len(key) + len(e.body) + entryOverhead }
 
 // normalQuery keeps of a query string the first non-empty value of each
-// of params, in their order, escaped canonically. Handlers of cached
-// reads see only this query, so their answer depends on nothing the
-// cache key leaves out.
-func normalQuery(raw string, params []string) string {
+// of params: as values, and encoded canonically, in their order, for the
+// cache key. Render functions see only these values, so their answer
+// depends on nothing the key leaves out.
+func normalQuery(raw string, params []string) (url.Values, string) {
 	if raw == "" || len(params) == 0 {
-		return ""
+		return nil, "" // nil reads as empty, with no map made for most reads
 	}
-	q, _ := url.ParseQuery(raw) // what the handler would see of a bad one
+	q, _ := url.ParseQuery(raw) // what a handler would see of a bad one
+	kept := make(url.Values, len(params))
 	var b strings.Builder
 	for _, p := range params {
 		if v := q.Get(p); v != "" {
+			kept[p] = []string{v}
 			if b.Len() > 0 {
 				b.WriteByte('&')
 			}
@@ -172,7 +174,7 @@ func normalQuery(raw string, params []string) string {
 			b.WriteString(url.QueryEscape(v))
 		}
 	}
-	return b.String()
+	return kept, b.String()
 }
 
 // appendKey appends the name of a read answer to b: what the client is

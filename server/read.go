@@ -64,11 +64,7 @@ func (s *Server) findRead(path string) (*readRoute, httprouter.Params) {
 // readKeyOf is the key of a read of path (already routed to rr) with the
 // raw query rawQuery.
 func readKeyOf(rr *readRoute, ps httprouter.Params, legacy bool, base, path, rawQuery string) readKey {
-	raw := normalQuery(rawQuery, rr.params)
-	var q url.Values // nil reads as empty, with no map made for most reads
-	if raw != "" {
-		q, _ = url.ParseQuery(raw)
-	}
+	q, raw := normalQuery(rawQuery, rr.params)
 	return readKey{legacy: legacy, base: base, path: path, ps: ps, query: q, raw: raw}
 }
 
