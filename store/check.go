@@ -2,29 +2,14 @@ package store
 
 import (
 	"context"
-	"crypto/sha1"
 	"database/sql"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
+
+	"github.com/nessemble/nessemble-registry/blobs"
 )
 
-// Problem is one thing Check found in the data folder: damage, or a
-// leftover.
-type Problem struct {
-	Path string // file or table the problem is about
-	What string
-	// Leftover marks a file that a process which is gone left behind: the
-	// temporary upload, or the renamed tarball, of a publish killed before
-	// its row committed. It holds nothing a 201 promised, so it is not
-	// damage; serve removes it at start.
-	Leftover bool
-	Repair   bool // the file was removed
-}
+// Problem is one thing Check found: damage, or a leftover.
+type Problem = blobs.Problem
 
 // Check verifies the data folder: the schema level, SQLite's own
 // consistency check, every version's tarball present with the SHA-1 its
@@ -59,17 +44,13 @@ func (db *DB) Check(ctx context.Context, repair bool) ([]Problem, error) {
 			rows.Close()
 			return nil, err
 		}
-		p, err := db.files.path(sum)
+		where, what, err := db.blobs.Verify(ctx, sum)
 		if err != nil {
-			probs = append(probs, Problem{Path: title + "@" + version, What: "invalid shasum " + sum})
-			continue
+			rows.Close()
+			return nil, err
 		}
-		data, err := os.ReadFile(p)
-		switch {
-		case err != nil:
-			probs = append(probs, Problem{Path: p, What: title + "@" + version + ": tarball missing or unreadable"})
-		case sha1Hex(data) != sum:
-			probs = append(probs, Problem{Path: p, What: title + "@" + version + ": tarball does not match its SHA-1"})
+		if what != "" {
+			probs = append(probs, Problem{Path: where, What: title + "@" + version + ": " + what})
 		}
 	}
 	rows.Close()
@@ -96,18 +77,11 @@ func (db *DB) RemoveLeftovers(ctx context.Context) ([]Problem, error) {
 	return left, err
 }
 
-// sweep lists the files beside the stored tarballs, and removes each one
-// that remove says to.
-//
-// A file is only a leftover if no live process is still writing it, and
-// two guards make sure of that. The sweep runs under the write lock that
-// Publish holds from creating its temporary file to committing its row,
-// in whichever process: so no publish is under way meanwhile, and every
-// tarball of a committed row is known. And a temporary file is locked
-// (flock) by its writer, as long as it exists under that name (see
-// files.put): one that cannot be locked belongs to a live process and is
-// skipped, even one that does not take the write lock. Both locks die
-// with their process, so a crash never leaves one held.
+// sweep lists what lies beside the stored tarballs (see blobs.Store.Sweep),
+// and removes each one that remove says to. It runs under the write lock
+// that Publish holds from writing its tarball to committing its row, in
+// whichever process: so no publish is under way meanwhile, and every
+// tarball of a committed row is known.
 func (db *DB) sweep(ctx context.Context, remove func(Problem) bool) ([]Problem, error) {
 	var probs []Problem
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -115,71 +89,10 @@ func (db *DB) sweep(ctx context.Context, remove func(Problem) bool) ([]Problem, 
 		if err != nil {
 			return err
 		}
-		err = filepath.WalkDir(filepath.Join(db.dir, tarballDir), func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			sum, _ := strings.CutSuffix(d.Name(), ".tar.gz")
-			if known[sum] {
-				return nil
-			}
-			// Only a name Publish would have given is a leftover.
-			pr := Problem{Path: p, What: "file the registry did not write"}
-			if want, err := db.files.path(sum); err == nil && want == p && d.Type().IsRegular() {
-				pr = Problem{Path: p, What: "tarball of an interrupted publish, no version refers to it", Leftover: true}
-			}
-			probs = append(probs, removeIf(pr, remove))
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		tmps, err := os.ReadDir(filepath.Join(db.dir, tmpDir))
-		if err != nil {
-			return err
-		}
-		for _, t := range tmps {
-			p := filepath.Join(db.dir, tmpDir, t.Name())
-			if !strings.HasPrefix(t.Name(), uploadPrefix) || !t.Type().IsRegular() {
-				probs = append(probs, removeIf(Problem{Path: p, What: "file the registry did not write"}, remove))
-				continue
-			}
-			pr, ok, err := sweepTemp(p, remove)
-			if err != nil {
-				return err
-			}
-			if ok {
-				probs = append(probs, pr)
-			}
-		}
-		return nil
+		probs, err = db.blobs.Sweep(ctx, known, remove)
+		return err
 	})
 	return probs, err
-}
-
-// sweepTemp looks at one temporary upload: ok is false when a live
-// process holds it (or it is gone already). It is removed, if at all,
-// while locked, so that its writer cannot be midway.
-func sweepTemp(path string, remove func(Problem) bool) (p Problem, ok bool, err error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Problem{}, false, nil
-	}
-	if err != nil {
-		return Problem{}, false, err
-	}
-	defer f.Close()
-	if held, err := tryLock(f); err != nil || !held {
-		return Problem{}, false, err
-	}
-	return removeIf(Problem{Path: path, What: "temporary upload of an interrupted publish", Leftover: true}, remove), true, nil
-}
-
-func removeIf(p Problem, remove func(Problem) bool) Problem {
-	if remove(p) && os.RemoveAll(p.Path) == nil {
-		p.Repair = true
-	}
-	return p
 }
 
 // shasums is the set of tarballs that committed versions name.
@@ -198,9 +111,4 @@ func shasums(ctx context.Context, tx *sql.Tx) (map[string]bool, error) {
 		known[sum] = true
 	}
 	return known, rows.Err()
-}
-
-func sha1Hex(b []byte) string {
-	s := sha1.Sum(b)
-	return hex.EncodeToString(s[:])
 }

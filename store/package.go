@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/nessemble/nessemble-registry/blobs"
 	"github.com/nessemble/nessemble-registry/internal/semver"
 	"github.com/nessemble/nessemble-registry/registry"
 )
@@ -22,7 +23,7 @@ func (db *DB) Publish(ctx context.Context, owner string, v registry.Version, tar
 	if _, err := semver.Parse(v.Version); err != nil {
 		return registry.Version{}, fmt.Errorf("version %q: %w", v.Version, err)
 	}
-	v.Shasum = sha1Hex(tarball)
+	v.Shasum = blobs.SHA1(tarball)
 	v.Size = int64(len(tarball))
 	if v.Published.IsZero() {
 		v.Published = db.now()
@@ -48,7 +49,7 @@ func (db *DB) Publish(ctx context.Context, owner string, v registry.Version, tar
 		if err := rule(row.Stored); err != nil {
 			return err
 		}
-		if created, err = db.files.put(v.Shasum, tarball); err != nil {
+		if created, err = db.blobs.Put(ctx, v.Shasum, tarball); err != nil {
 			return err
 		}
 		if err := publishRows(ctx, tx, owner, row, &v, string(tags)); err != nil {
@@ -58,7 +59,7 @@ func (db *DB) Publish(ctx context.Context, owner string, v registry.Version, tar
 	})
 	if err != nil {
 		if created {
-			db.files.remove(v.Shasum)
+			_ = db.blobs.Remove(context.WithoutCancel(ctx), v.Shasum)
 		}
 		return registry.Version{}, err
 	}
@@ -222,5 +223,10 @@ func (db *DB) Counts(ctx context.Context) (packages, users int, err error) {
 
 // Tarball returns the canonical tarball with the given SHA-1.
 func (db *DB) Tarball(shasum string) ([]byte, error) {
-	return db.files.read(shasum)
+	ctx, cancel := context.WithTimeout(context.Background(), blobTimeout)
+	defer cancel()
+	return db.blobs.Get(ctx, shasum)
 }
+
+// blobTimeout bounds a tarball read, which has no caller's context.
+const blobTimeout = 30 * time.Second

@@ -23,18 +23,15 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/nessemble/nessemble-registry/blobs"
 	"github.com/nessemble/nessemble-registry/registry"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// File names inside the data folder.
-const (
-	dbFile     = "registry.db"
-	tarballDir = "tarballs"
-	tmpDir     = "tmp"
-)
+// dbFile is the database's name inside the data folder.
+const dbFile = "registry.db"
 
 // DB is what the registry's rules keep their data in.
 var _ registry.Storage = (*DB)(nil)
@@ -48,7 +45,7 @@ type DB struct {
 	wr *sql.DB
 	rd *sql.DB
 
-	files files
+	blobs blobs.Store
 	index index
 	now   func() time.Time
 	// serial and refSerial are where this DB stands in the change log
@@ -63,6 +60,8 @@ type Options struct {
 	// NoSync skips fsync and SQLite's synchronous writes, trading
 	// durability for speed: for generating benchmark data only.
 	NoSync bool
+	// Blobs keeps the tarballs; nil means the data folder's tarballs/.
+	Blobs blobs.Store
 }
 
 // Open opens (creating if needed) the data folder dir, applies pending
@@ -73,16 +72,15 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 
 // OpenWith is Open with options.
 func OpenWith(ctx context.Context, dir string, opt Options) (*DB, error) {
-	for _, d := range []string{dir, filepath.Join(dir, tarballDir), filepath.Join(dir, tmpDir)} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, fmt.Errorf("create data folder: %w", err)
+	bs := opt.Blobs
+	if bs == nil {
+		d, err := blobs.OpenDir(dir, opt.NoSync)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if !opt.NoSync {
-		// The entries of tarballs/ and tmp/ must outlive a power cut too.
-		if err := syncDir(dir); err != nil {
-			return nil, fmt.Errorf("create data folder: %w", err)
-		}
+		bs = d
+	} else if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
 	}
 	path := filepath.Join(dir, dbFile)
 	wr, err := openPool(path, "immediate", 1, opt.NoSync)
@@ -94,7 +92,7 @@ func OpenWith(ctx context.Context, dir string, opt Options) (*DB, error) {
 		wr.Close()
 		return nil, err
 	}
-	db := &DB{dir: dir, wr: wr, rd: rd, files: files{dir: dir, noSync: opt.NoSync}, now: time.Now}
+	db := &DB{dir: dir, wr: wr, rd: rd, blobs: bs, now: time.Now}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -135,6 +133,9 @@ func (db *DB) Close() error {
 
 // Dir is the data folder.
 func (db *DB) Dir() string { return db.dir }
+
+// Blobs is where the tarballs are.
+func (db *DB) Blobs() blobs.Store { return db.blobs }
 
 // SetClock replaces the clock used for timestamps and expiry (tests).
 func (db *DB) SetClock(now func() time.Time) { db.now = now }

@@ -1,11 +1,11 @@
 //go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
 
-package store
+package blobs
 
 import "os"
 
 // Without flock, a sweep relies on the write lock alone: every temp file
-// is written under it (see DB.sweep).
+// is written under it (see Dir.Sweep).
 
 func lockFile(*os.File) error { return nil }
 
