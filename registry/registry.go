@@ -199,16 +199,28 @@ func (s *Service) Wait(ctx context.Context) error {
 // second.
 const followEvery = 250 * time.Millisecond
 
+// Waker is what a Storage offers when other processes can tell it of a
+// change as they commit it (PostgreSQL's NOTIFY): Follow then catches up
+// at once instead of at its next tick.
+type Waker interface {
+	Wake() <-chan struct{}
+}
+
 // Follow keeps storage up with the change log until stop closes.
 func (s *Service) Follow(stop <-chan struct{}) {
 	t := time.NewTicker(followEvery)
 	defer t.Stop()
+	var wake <-chan struct{} // nil: ticks only
+	if w, ok := s.store.(Waker); ok {
+		wake = w.Wake()
+	}
 	failing := false
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
+		case <-wake:
 		}
 		err := s.store.CatchUp(context.Background())
 		if err != nil && !failing {
