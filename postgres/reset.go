@@ -61,9 +61,18 @@ func (db *DB) ResetOf(ctx context.Context, userID int64) (registry.Reset, error)
 }
 
 // ResetByLogin returns the reset of the user a login names, in one query
-// whether or not there is one.
+// that does the same work whether or not there is one: as in UserTokens,
+// an unknown name's id is 0, looked up as a real one.
 func (db *DB) ResetByLogin(ctx context.Context, login string) (registry.Reset, error) {
-	return scanReset(db.pool.QueryRow(ctx, resetColumns+`WHERE r.user_id = (`+userIDByLogin+`)`, foldASCII(login)))
+	r, err := scanReset(db.pool.QueryRow(ctx, `WITH k AS (SELECT COALESCE((`+userIDByLogin+`), 0) AS id)
+		SELECT COALESCE(r.id, 0), COALESCE(r.user_id, 0), COALESCE(u.username, ''), COALESCE(u.email, ''),
+			COALESCE(r.token, ''), COALESCE(r.qr, false), COALESCE(r.qr_id, ''), COALESCE(r.created_at, 0),
+			COALESCE(r.expires_at, 0), r.used_at IS NOT NULL, COALESCE(r.failures, 0)
+		FROM k LEFT JOIN users u ON u.id = k.id LEFT JOIN resets r ON r.user_id = k.id`, foldASCII(login)))
+	if err == nil && r.ID == 0 {
+		return registry.Reset{}, registry.ErrNotFound
+	}
+	return r, err
 }
 
 // FailReset counts a wrong code against the reset and returns how many

@@ -16,14 +16,14 @@ import (
 	"github.com/nessemble/nessemble-registry/mail"
 	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
-	"github.com/nessemble/nessemble-registry/store"
 )
 
-// env is a running registry over a real SQLite file in a temp folder,
-// serving on a port of 127.0.0.1.
+// env is a running registry over real storage (SQLite and files in a
+// temp folder, or PostgreSQL and S3: see testDB), serving on a port of
+// 127.0.0.1.
 type env struct {
 	t    testing.TB
-	db   *store.DB
+	db   testDB
 	core *registry.Service
 	srv  *server.Server
 	ts   *live
@@ -68,11 +68,7 @@ func startEnv(t testing.TB, cfg server.Config, mount string, selfBase bool) *env
 
 func start(t testing.TB, o envOptions) *env {
 	t.Helper()
-	db, err := store.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openTestDB(t)
 	if o.log == nil {
 		o.log = discardLogger()
 	}

@@ -15,7 +15,7 @@ import (
 func (e *env) tarballFile(shasum string) string {
 	e.t.Helper()
 	var found string
-	filepath.WalkDir(filepath.Join(e.db.Dir(), "tarballs"), func(p string, d os.DirEntry, err error) error {
+	filepath.WalkDir(filepath.Join(e.dataDir(), "tarballs"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.Name() == shasum+".tar.gz" {
 			found = p
 		}

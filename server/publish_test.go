@@ -215,7 +215,7 @@ func (e *env) dataFiles(dirs ...string) []string {
 	e.t.Helper()
 	var out []string
 	for _, d := range dirs {
-		root := filepath.Join(e.db.Dir(), d)
+		root := filepath.Join(e.dataDir(), d)
 		err := filepath.WalkDir(root, func(path string, de fs.DirEntry, err error) error {
 			if err != nil || de.IsDir() {
 				return err
@@ -224,7 +224,7 @@ func (e *env) dataFiles(dirs ...string) []string {
 			if err != nil {
 				return err
 			}
-			rel, _ := filepath.Rel(e.db.Dir(), path)
+			rel, _ := filepath.Rel(e.dataDir(), path)
 			out = append(out, fmt.Sprintf("%s %d", filepath.ToSlash(rel), info.Size()))
 			return nil
 		})
@@ -481,14 +481,14 @@ func TestPublishFailureLeavesNothing(t *testing.T) {
 	}
 	sum := sha1.Sum(canonical)
 	hexSum := hex.EncodeToString(sum[:])
-	blocker := filepath.Join(e.db.Dir(), "tarballs", hexSum[:2], hexSum+".tar.gz")
+	blocker := filepath.Join(e.dataDir(), "tarballs", hexSum[:2], hexSum+".tar.gz")
 	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	upload := pkgTgz(t, "ctl", "1.0.0", "alice")
 	r := e.sendPackage(http.MethodPost, "alice", token, upload)
 	wantError(t, r, 500, "Internal server error")
-	if strings.Contains(string(r.body), e.db.Dir()) {
+	if strings.Contains(string(r.body), e.dataDir()) {
 		t.Errorf("500 answer leaks the data folder: %s", r.body)
 	}
 	wantError(t, e.get("/package/ctl"), 404, "does not exist")

@@ -8,11 +8,11 @@ import (
 
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
 	"github.com/nessemble/nessemble-registry/reference"
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
-	"github.com/nessemble/nessemble-registry/store"
 )
 
-func loadReference(t *testing.T, db *store.DB, entries []reference.Entry) {
+func loadReference(t *testing.T, db registry.References, entries []reference.Entry) {
 	t.Helper()
 	var es []reference.Entry
 	for _, e := range entries {
