@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/nessemble/nessemble-registry/store"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -25,7 +23,7 @@ are listed but are not damage: serve removes them when it starts. With
 missing or damaged tarball cannot be repaired and still fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := store.Open(cmd.Context(), data)
+			db, err := openData(cmd, data)
 			if err != nil {
 				return err
 			}

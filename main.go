@@ -21,7 +21,6 @@ import (
 	"github.com/nessemble/nessemble-registry/mail"
 	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
-	"github.com/nessemble/nessemble-registry/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -65,20 +64,23 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	return root
 }
 
-// dataFlag binds the data folder flag shared by every command that opens
-// the store; NESSEMBLE_REGISTRY_DATA overrides the default.
+// dataFlag binds the data flags shared by every command that opens the
+// registry's data: the data folder (NESSEMBLE_REGISTRY_DATA overrides the
+// default), and --database and --blobs (see data.go), which openData
+// reads back.
 func dataFlag(cmd *cobra.Command, dir *string) {
 	def := "nessemble-registry-data"
 	if env := os.Getenv("NESSEMBLE_REGISTRY_DATA"); env != "" {
 		def = env
 	}
 	cmd.Flags().StringVar(dir, "data", def, "data folder holding the SQLite file and the tarballs (env NESSEMBLE_REGISTRY_DATA)")
+	backendFlags(cmd)
 }
 
-// openRegistry opens the data folder and the registry's rules over it,
-// for the commands that change it; close closes the folder.
+// openRegistry opens the registry's data and the registry's rules over
+// it, for the commands that change it; close closes the data.
 func openRegistry(cmd *cobra.Command, data string) (core *registry.Service, close func() error, err error) {
-	db, err := store.Open(cmd.Context(), data)
+	db, err := openData(cmd, data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -100,6 +102,7 @@ func newVersionCmd() *cobra.Command {
 
 type serveConfig struct {
 	data      string
+	backend   backend
 	signup    bool
 	addr      string
 	logFormat string
@@ -147,6 +150,11 @@ func newServeCmd() *cobra.Command {
 			if err := cfg.validate(); err != nil {
 				return err
 			}
+			b, err := backendOf(cmd)
+			if err != nil {
+				return err
+			}
+			cfg.backend = b
 			var mailer registry.Mailer // nil: no email
 			if cfg.smtp.Enabled() {
 				cfg.smtp.Registry = cfg.server.BaseURL
@@ -194,12 +202,12 @@ func serve(ctx context.Context, cfg serveConfig, mailer registry.Mailer, logOut 
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, cfg.data)
+	db, err := cfg.backend.open(ctx, cfg.data)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	// A killed publish leaves a file behind (store.Problem.Leftover):
+	// A killed publish leaves a file behind (blobs.Problem.Leftover):
 	// removed at every start, they never pile up. They do no harm
 	// meanwhile, so failing to remove them stops nothing.
 	left, err := db.RemoveLeftovers(ctx)
@@ -232,7 +240,7 @@ func serve(ctx context.Context, cfg serveConfig, mailer registry.Mailer, logOut 
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "data", cfg.data)
+	log.Info("serving", "addr", ln.Addr().String(), "data", cfg.data, "database", cfg.backend.kind(), "blobs", db.Blobs().String())
 
 	select {
 	case err := <-errc:
