@@ -12,7 +12,10 @@ import (
 // CreateUser adds u. A username or email already taken (in any case) is
 // registry.ErrConflict, by the unique keys.
 func (db *DB) CreateUser(ctx context.Context, u registry.User) (registry.User, error) {
-	u.Created = db.now().UTC().Truncate(time.Millisecond)
+	if u.Created.IsZero() { // set when a migration copies a user
+		u.Created = db.now()
+	}
+	u.Created = u.Created.UTC().Truncate(time.Millisecond)
 	err := db.pool.QueryRow(ctx, `INSERT INTO users (username, username_key, email, email_key, name, password_hash, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 		u.Username, foldASCII(u.Username), u.Email, foldASCII(u.Email), u.Name, u.PasswordHash, millis(u.Created)).Scan(&u.ID)
@@ -146,4 +149,26 @@ func (db *DB) RevokeToken(ctx context.Context, userID int64, token string) error
 		return registry.ErrNotFound
 	}
 	return nil
+}
+
+// Users lists every user, oldest first (for migrate-data).
+func (db *DB) Users(ctx context.Context) ([]registry.User, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, username, email, name, password_hash, created_at FROM users ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var us []registry.User
+	for rows.Next() {
+		var (
+			u       registry.User
+			created int64
+		)
+		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created); err != nil {
+			return nil, err
+		}
+		u.Created = fromMillis(created)
+		us = append(us, u)
+	}
+	return us, rows.Err()
 }

@@ -11,7 +11,10 @@ import (
 // CreateUser adds u. A username or email already taken (in any case) is
 // registry.ErrConflict.
 func (db *DB) CreateUser(ctx context.Context, u registry.User) (registry.User, error) {
-	u.Created = db.now().UTC().Truncate(time.Millisecond)
+	if u.Created.IsZero() { // set when a migration copies a user
+		u.Created = db.now()
+	}
+	u.Created = u.Created.UTC().Truncate(time.Millisecond)
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO users (username, email, name, password_hash, created_at)
 			VALUES (?, ?, ?, ?, ?)`, u.Username, u.Email, u.Name, u.PasswordHash, millis(u.Created))
@@ -156,4 +159,26 @@ func (db *DB) RevokeToken(ctx context.Context, userID int64, token string) error
 		}
 		return nil
 	})
+}
+
+// Users lists every user, oldest first (for migrate-data).
+func (db *DB) Users(ctx context.Context) ([]registry.User, error) {
+	rows, err := db.rd.QueryContext(ctx, userColumns+`ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var us []registry.User
+	for rows.Next() {
+		var (
+			u       registry.User
+			created int64
+		)
+		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created); err != nil {
+			return nil, err
+		}
+		u.Created = fromMillis(created)
+		us = append(us, u)
+	}
+	return us, rows.Err()
 }

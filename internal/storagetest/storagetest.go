@@ -26,6 +26,7 @@ type Storage interface {
 	registry.Storage
 	SetClock(now func() time.Time)
 	LiveTokens(ctx context.Context, userID int64) ([]string, error)
+	Users(ctx context.Context) ([]registry.User, error)
 	ChangesSince(ctx context.Context, serial int64, limit int) ([]registry.Change, error)
 	Check(ctx context.Context, repair bool) ([]blobs.Problem, error)
 	RemoveLeftovers(ctx context.Context) ([]blobs.Problem, error)
@@ -154,6 +155,24 @@ func testUsers(t *testing.T, open func(t *testing.T) Storage) {
 	}
 	if err := st.SetPassword(ctx, 999999, "h"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("SetPassword of no user: %v", err)
+	}
+	// A copied user keeps the time it was created (migrate-data).
+	then := time.Date(2020, 5, 6, 7, 8, 9, 123e6, time.UTC)
+	old, err := st.CreateUser(ctx, registry.User{Username: "old", Email: "old@x", Name: "O", PasswordHash: "h", Created: then})
+	if err != nil || !old.Created.Equal(then) {
+		t.Errorf("CreateUser with a time: %+v %v", old, err)
+	}
+	all, err := st.Users(ctx)
+	must(t, err)
+	var names []string
+	for _, u := range all {
+		names = append(names, u.Username)
+		if u.Username == "old" && !u.Created.Equal(then) {
+			t.Errorf("Users: %+v", u)
+		}
+	}
+	if !slices.Equal(names, []string{"alice", "bob", "carol", "old"}) {
+		t.Errorf("Users = %v", names)
 	}
 }
 

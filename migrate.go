@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nessemble/nessemble-registry/reference"
+	"github.com/nessemble/nessemble-registry/registry"
+)
+
+// migrateStore is what migrate-data needs of both ends.
+type migrateStore interface {
+	dataStore
+	Users(ctx context.Context) ([]registry.User, error)
+}
+
+func newMigrateDataCmd() *cobra.Command {
+	var (
+		data, toData string
+		to           backend
+	)
+	cmd := &cobra.Command{
+		Use:   "migrate-data --to-database URL [--to-blobs URL] [--to-data DIR]",
+		Short: "Copy the registry's data to another backend (SQLite and files to PostgreSQL and S3, or back)",
+		Long: `Copy the registry's data (users, packages with every version and tarball,
+the reference) from the backend that --data, --database and --blobs name
+to the one that --to-data, --to-database and --to-blobs name. Stop the
+servers first: what is written to the source meanwhile may be missed.
+
+The copy is resumable: run it again after an interruption and it copies
+what is still missing; what the destination already holds must match
+the source, or the command stops and says where. At the end it verifies
+the destination against the source, every tarball's SHA-1 included.
+Login tokens and pending password resets are not copied: users log in
+again, and ask for a new reset.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			from, err := backendOf(cmd)
+			if err != nil {
+				return err
+			}
+			if to.database == "" {
+				return errors.New("--to-database: give sqlite or a postgres:// URL")
+			}
+			if to.database == "sqlite" && toData == "" {
+				return errors.New("--to-data: give the data folder of the SQLite destination")
+			}
+			if to == from && (to.database != "sqlite" || toData == data) {
+				return errors.New("the destination is the source")
+			}
+			if toData == "" {
+				toData = data
+			}
+			ctx := cmd.Context()
+			src, err := from.open(ctx, data)
+			if err != nil {
+				return fmt.Errorf("source: %w", err)
+			}
+			defer src.Close()
+			dst, err := to.open(ctx, toData)
+			if err != nil {
+				return fmt.Errorf("destination: %w", err)
+			}
+			defer dst.Close()
+			s, d := src.(migrateStore), dst.(migrateStore)
+			return migrateData(ctx, s, d, cmd.OutOrStdout())
+		},
+	}
+	dataFlag(cmd, &data)
+	f := cmd.Flags()
+	f.StringVar(&to.database, "to-database", "", "destination database: sqlite (in --to-data) or postgres://...; a password goes in PGPASSWORD or ~/.pgpass")
+	f.StringVar(&to.blobs, "to-blobs", "", "destination of the tarballs: empty for the destination's data folder, or s3://BUCKET?endpoint=...")
+	f.StringVar(&toData, "to-data", "", "destination data folder (SQLite, or tarballs without --to-blobs)")
+	return cmd
+}
+
+// migrateData copies src to dst, skipping what dst holds already, then
+// verifies dst against src.
+func migrateData(ctx context.Context, src, dst migrateStore, out io.Writer) error {
+	users, err := src.Users(ctx)
+	if err != nil {
+		return err
+	}
+	copied := 0
+	for _, u := range users {
+		have, err := dst.UserByLogin(ctx, u.Username)
+		switch {
+		case errors.Is(err, registry.ErrNotFound):
+			if _, err := dst.CreateUser(ctx, u); err != nil {
+				return fmt.Errorf("user %s: %w", u.Username, err)
+			}
+			copied++
+		case err != nil:
+			return err
+		case !sameUser(have, u):
+			return fmt.Errorf("user %s: the destination has another account of that name", u.Username)
+		}
+	}
+	fmt.Fprintf(out, "users: %d copied, %d there already\n", copied, len(users)-copied)
+
+	versions, err := allVersions(ctx, src)
+	if err != nil {
+		return err
+	}
+	copied = 0
+	every := max(10, len(versions)/20) // a progress line every 5 %
+	for i, ov := range versions {
+		if i > 0 && i%every == 0 {
+			fmt.Fprintf(out, "versions: %d of %d done\n", i, len(versions))
+		}
+		v := ov.v
+		have, err := dst.Version(ctx, v.Title, v.Version)
+		if err == nil {
+			if !sameVersion(have, v) {
+				return fmt.Errorf("%s@%s: the destination holds another version of that number", v.Title, v.Version)
+			}
+			continue
+		}
+		if !errors.Is(err, registry.ErrNotFound) {
+			return err
+		}
+		tarball, err := src.Tarball(v.Shasum)
+		if err != nil {
+			return fmt.Errorf("%s@%s: %w", v.Title, v.Version, err)
+		}
+		rule := registry.PublishRule(ov.owner, registry.Import, v.Title, v.Version)
+		if _, err := dst.Publish(ctx, ov.owner, v, tarball, rule); err != nil {
+			return fmt.Errorf("%s@%s: %w", v.Title, v.Version, err)
+		}
+		copied++
+	}
+	fmt.Fprintf(out, "versions: %d copied, %d there already\n", copied, len(versions)-copied)
+
+	ref, err := src.Reference(ctx)
+	if err != nil {
+		return err
+	}
+	dref, err := dst.Reference(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(ref, dref) && (len(ref) > 0 || src.ReferenceGeneration() > 0) {
+		if err := dst.ReplaceReference(ctx, ref); err != nil {
+			return fmt.Errorf("reference: %w", err)
+		}
+		fmt.Fprintf(out, "reference: %d entries copied\n", len(ref))
+	}
+	if err := verifyMigration(ctx, src, dst, users, versions, ref); err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	fmt.Fprintln(out, "verified: the destination holds every user, version, tarball and reference entry of the source")
+	return nil
+}
+
+// ownedVersion is a stored version and its package's owner.
+type ownedVersion struct {
+	v     registry.Version
+	owner string
+}
+
+// allVersions lists every version of src, oldest publish first, so that
+// the destination's change log and packages grow as the source's did.
+func allVersions(ctx context.Context, src migrateStore) ([]ownedVersion, error) {
+	var all []ownedVersion
+	const page = 100
+	for off := 0; ; off += page {
+		pkgs, total, err := src.ListPackages(ctx, registry.ListOptions{Offset: off, Limit: page})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pkgs {
+			rels, err := src.Releases(ctx, p.Title)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Title, err)
+			}
+			for _, r := range rels {
+				v, err := src.Version(ctx, p.Title, r.Version)
+				if err != nil {
+					return nil, fmt.Errorf("%s@%s: %w", p.Title, r.Version, err)
+				}
+				all = append(all, ownedVersion{v: v, owner: p.Owner})
+			}
+		}
+		if off+page >= total {
+			break
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].v.Published.Before(all[j].v.Published) })
+	return all, nil
+}
+
+func sameUser(a, b registry.User) bool {
+	return a.Username == b.Username && strings.EqualFold(a.Email, b.Email) && a.Name == b.Name &&
+		a.PasswordHash == b.PasswordHash && a.Created.Equal(b.Created)
+}
+
+func sameVersion(a, b registry.Version) bool {
+	return a.Title == b.Title && a.Version == b.Version && a.Description == b.Description &&
+		a.Author == b.Author && a.License == b.License && slices.Equal(a.Tags, b.Tags) &&
+		a.Readme == b.Readme && a.Shasum == b.Shasum && a.Size == b.Size && a.Published.Equal(b.Published)
+}
+
+// verifyMigration reads everything back from dst and compares it with
+// what was read from src.
+func verifyMigration(ctx context.Context, src, dst migrateStore, users []registry.User, versions []ownedVersion, ref []reference.Entry) error {
+	for _, u := range users {
+		have, err := dst.UserByLogin(ctx, u.Username)
+		if err != nil || !sameUser(have, u) {
+			return fmt.Errorf("user %s differs: %v", u.Username, err)
+		}
+	}
+	for _, ov := range versions {
+		v := ov.v
+		have, err := dst.Version(ctx, v.Title, v.Version)
+		if err != nil || !sameVersion(have, v) {
+			return fmt.Errorf("%s@%s differs: %v", v.Title, v.Version, err)
+		}
+		a, err := src.Tarball(v.Shasum)
+		if err != nil {
+			return err
+		}
+		b, err := dst.Tarball(v.Shasum)
+		if err != nil || !bytes.Equal(a, b) {
+			return fmt.Errorf("%s@%s: tarball differs: %v", v.Title, v.Version, err)
+		}
+	}
+	for _, title := range titlesOf(versions) {
+		a, errA := src.Package(ctx, title)
+		b, errB := dst.Package(ctx, title)
+		if errA != nil || errB != nil || a.Owner != b.Owner || a.Latest != b.Latest || a.Description != b.Description {
+			return fmt.Errorf("package %s differs: %v %v", title, errA, errB)
+		}
+	}
+	dref, err := dst.Reference(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(ref, dref) {
+		return errors.New("the reference differs")
+	}
+	sp, su, err := src.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	dp, du, err := dst.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	if sp != dp || su != du {
+		return fmt.Errorf("the destination has %d packages and %d users, the source %d and %d", dp, du, sp, su)
+	}
+	return nil
+}
+
+func titlesOf(vs []ownedVersion) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ov := range vs {
+		if !seen[ov.v.Title] {
+			seen[ov.v.Title] = true
+			out = append(out, ov.v.Title)
+		}
+	}
+	return out
+}
