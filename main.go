@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -104,6 +106,7 @@ func newVersionCmd() *cobra.Command {
 type serveConfig struct {
 	data      string
 	backend   backend
+	proxies   []string
 	signup    bool
 	addr      string
 	logFormat string
@@ -156,6 +159,9 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			cfg.backend = b
+			if cfg.server.TrustedProxies, err = parseProxies(cfg.proxies); err != nil {
+				return err
+			}
 			var mailer registry.Mailer // nil: no email
 			if cfg.smtp.Enabled() {
 				cfg.smtp.Registry = cfg.server.BaseURL
@@ -175,6 +181,7 @@ func newServeCmd() *cobra.Command {
 	dataFlag(cmd, &cfg.data)
 	f.StringVar(&cfg.addr, "addr", "127.0.0.1:8000", "address to listen on")
 	f.StringVar(&cfg.server.BaseURL, "base-url", "", "public URL of the registry, path prefix included (default: from each request's Host)")
+	f.StringSliceVar(&cfg.proxies, "trusted-proxy", nil, "address or CIDR of a proxy (a load balancer) whose X-Forwarded-For names the client for login throttling; repeatable")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	f.IntVar(&cfg.server.RateLimit, "rate-limit", server.DefaultRateLimit, "requests per client address per rate window; -1 turns limiting off")
 	f.DurationVar(&cfg.server.RateWindow, "rate-window", server.DefaultRateWindow, "rate limit window")
@@ -258,6 +265,27 @@ func serve(ctx context.Context, cfg serveConfig, mailer registry.Mailer, logOut 
 		return err
 	}
 	return nil
+}
+
+// parseProxies reads --trusted-proxy: addresses or CIDR prefixes.
+func parseProxies(in []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range in {
+		if strings.Contains(p, "/") {
+			pr, err := netip.ParsePrefix(p)
+			if err != nil {
+				return nil, fmt.Errorf("--trusted-proxy %q: not an address or CIDR prefix", p)
+			}
+			out = append(out, pr.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(p)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxy %q: not an address or CIDR prefix", p)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {

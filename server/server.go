@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -39,6 +40,11 @@ type Config struct {
 	// total and from one client address; connections over a cap are
 	// refused at accept.
 	MaxConns, MaxConnsPerAddr int
+	// TrustedProxies are the addresses of proxies (a load balancer) whose
+	// X-Forwarded-For is believed for login throttling: a login that comes
+	// through one counts against the last address it added, not its own,
+	// so that everyone behind it does not share one budget.
+	TrustedProxies []netip.Prefix
 	// Version is the server's own version, shown by /status.
 	Version string
 	// AccessLog, when set, receives one line per request, as slog's text

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/nessemble/nessemble-registry/auth"
@@ -85,7 +87,7 @@ func (s *Server) handleLogin(c *call) error {
 	if err != nil {
 		return userError(http.StatusUnauthorized, err.Error())
 	}
-	token, err := s.core.Login(c.r.Context(), login, password, clientAddr(c.r))
+	token, err := s.core.Login(c.r.Context(), login, password, s.loginAddr(c.r))
 	if err != nil {
 		return err
 	}
@@ -118,4 +120,31 @@ func (s *Server) handleLogout(c *call) error {
 	}
 	c.write(http.StatusOK, "application/json", []byte("{}"))
 	return nil
+}
+
+// loginAddr is the address a login attempt counts against: the
+// connection's, or, when that is a trusted proxy, the last address the
+// proxy added to X-Forwarded-For (nginx's $proxy_add_x_forwarded_for
+// appends the address it saw; whatever the client sent comes before it).
+func (s *Server) loginAddr(r *http.Request) string {
+	addr := clientAddr(r)
+	if len(s.cfg.TrustedProxies) == 0 {
+		return addr
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !slices.ContainsFunc(s.cfg.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(ip.Unmap()) }) {
+		return addr
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	if len(xff) == 0 {
+		return addr
+	}
+	last := xff[len(xff)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	if client, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+		return client.Unmap().String()
+	}
+	return addr
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -467,5 +468,53 @@ func TestClientGoneIsNoServerError(t *testing.T) {
 		if !strings.Contains(l, "status=499") && !strings.Contains(l, "status=200") {
 			t.Errorf("access log line %q", l)
 		}
+	}
+}
+
+// loginVia logs in from ip with an X-Forwarded-For header, as through a
+// proxy, and returns the answer's status.
+func (e *env) loginVia(ip, xff, user, pass string) int {
+	e.t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/user/login", nil)
+	req.Header.Set("Authorization", auth.BasicHeader(user, pass))
+	req.Header.Set("X-Forwarded-For", xff)
+	res, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestLoginBehindTrustedProxy: behind a trusted proxy, login throttling
+// counts each client address the proxy names (the last one of
+// X-Forwarded-For, whatever the client put before it), so that one
+// guessing client does not lock out everyone behind the proxy; from any
+// other address the header is ignored, so a client cannot pick its own.
+func TestLoginBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}})
+	e.newAccount("alice")
+	for i := range 21 { // the address budget of the client 10.0.0.1
+		if got := e.loginVia("127.0.0.2", fmt.Sprintf("192.0.2.%d, 10.0.0.1", i), fmt.Sprint("user", i), "guess"); got != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, got)
+		}
+	}
+	if got := e.loginVia("127.0.0.2", "10.0.0.1", "alice", testPassword); got != http.StatusTooManyRequests {
+		t.Errorf("the guessing client through the proxy: %d, want 429", got)
+	}
+	if got := e.loginVia("127.0.0.2", "10.0.0.1, 10.0.0.2", "alice", testPassword); got != http.StatusOK {
+		t.Errorf("another client through the proxy: %d, want 200", got)
+	}
+	// Not a trusted proxy: its own address counts, whatever it claims.
+	for i := range 21 {
+		if got := e.loginVia("127.0.0.3", fmt.Sprintf("10.1.0.%d", i), fmt.Sprint("user", i), "guess"); got != http.StatusUnauthorized {
+			t.Fatalf("untrusted failure %d: %d", i+1, got)
+		}
+	}
+	if got := e.loginVia("127.0.0.3", "10.9.9.9", "alice", testPassword); got != http.StatusTooManyRequests {
+		t.Errorf("an untrusted address naming a fresh client: %d, want 429", got)
 	}
 }
