@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,15 +22,45 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nessemble/nessemble-registry/blobs"
 	"github.com/nessemble/nessemble-registry/fastpath"
+	"github.com/nessemble/nessemble-registry/internal/backendtest"
+	"github.com/nessemble/nessemble-registry/postgres"
 	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
+// openFrontDB opens fresh storage of the backend the run is on (see
+// TestMain in backend_test.go: SQLite and files, then PostgreSQL and S3).
+func openFrontDB(t testing.TB) registry.Storage {
+	t.Helper()
+	var (
+		db interface {
+			registry.Storage
+			Close() error
+		}
+		err error
+	)
+	if os.Getenv("NESSEMBLE_TEST_SERVER_BACKEND") == "postgres" {
+		var bs blobs.Store
+		bs, err = blobs.Open(context.Background(), backendtest.S3(t), t.TempDir(), blobs.Options{})
+		if err == nil {
+			db, err = postgres.Open(context.Background(), backendtest.Postgres(t), bs)
+		}
+	} else {
+		db, err = store.Open(context.Background(), t.TempDir())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // frontEnv is a registry served by Serve on a port of 127.0.0.1.
 type frontEnv struct {
 	t    testing.TB
-	db   *store.DB
+	db   registry.Storage
 	srv  *Server
 	addr string
 
@@ -47,11 +78,7 @@ func newFrontEnv(t testing.TB, cfg Config) *frontEnv {
 // serves.
 func newFrontEnvWith(t testing.TB, cfg Config, set func(*Server)) *frontEnv {
 	t.Helper()
-	db, err := store.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openFrontDB(t)
 	for _, v := range []string{"1.0.0", "1.1.0"} {
 		_, err := db.Publish(context.Background(), "alice", registry.Version{
 			Title: "pad", Version: v, Description: "controller pad", Author: "alice",
