@@ -92,6 +92,7 @@ backends_stop() {
   [ -n "${BACKENDS_DIR:-}" ] && rm -rf "$BACKENDS_DIR"
   BACKENDS_DIR=
   unset NESSEMBLE_TEST_POSTGRES NESSEMBLE_TEST_S3
+  return 0 # as an EXIT trap, its status would become the script's
 }
 
 backends_start || { backends_stop; false; }
