@@ -108,6 +108,14 @@ func (s *Service) Login(ctx context.Context, login, password, addr string) (stri
 		account = "id:" + strconv.FormatInt(u.ID, 10)
 	}
 	keys := guardKeys(account, addr)
+	shared, _ := s.store.(SharedFailures)
+	if shared != nil {
+		n, last, err := shared.AccountFailures(ctx, keys[2], s.now().Add(-accountBudget.forget))
+		if err != nil {
+			return "", err
+		}
+		s.guard.setShared(keys, n, last)
+	}
 	if wait := s.guard.begin(keys, s.now()); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		return "", &Error{Kind: TooMany, RetryAfter: time.Duration(secs) * time.Second,
@@ -115,6 +123,14 @@ func (s *Service) Login(ctx context.Context, login, password, addr string) (stri
 	}
 	ok := checkPassword(u, found, password)
 	s.guard.end(keys, s.now(), ok)
+	if !ok && shared != nil {
+		now := s.now()
+		// Counted even if the client hangs up: dropping the connection
+		// must not be a way to guess uncounted.
+		if err := shared.AddAccountFailure(context.WithoutCancel(ctx), keys[2], now, now.Add(-accountBudget.forget)); err != nil {
+			s.log.Warn("cannot count a failed login in the database; other replicas will not see it", "err", err)
+		}
+	}
 	if !ok {
 		return "", userErr(Unauthorized, "Invalid username or password")
 	}

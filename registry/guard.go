@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -158,5 +159,47 @@ func (g *guard) sweep(now time.Time) {
 		if f.stale(now) {
 			delete(g.keys, k)
 		}
+	}
+}
+
+// SharedFailures is what a Storage offers when several processes serve
+// one registry (replicas behind a load balancer): it keeps each
+// account's count of failed logins, so that the account-wide budget is
+// the registry's, not one per replica. The other two counters stay in
+// each process's memory; a load balancer that sends each client address
+// to one replica keeps them whole (README, "Scaling out").
+type SharedFailures interface {
+	// AccountFailures returns how many failed logins account has had
+	// since its counter last started, and when the last one was; 0 when
+	// there was none at since or after.
+	AccountFailures(ctx context.Context, account string, since time.Time) (n int, last time.Time, err error)
+	// AddAccountFailure counts one failed login of account at at; a
+	// counter whose last failure is before since starts again from one.
+	AddAccountFailure(ctx context.Context, account string, at, since time.Time) error
+}
+
+// setShared replaces the account-wide counter of keys with the count
+// that storage keeps for every process, leaving its attempts in flight.
+func (g *guard) setShared(keys loginKeys, n int, last time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := keys[2]
+	f := g.keys[k]
+	if f == nil {
+		if n == 0 {
+			return
+		}
+		f = &failures{budget: budgets[2]}
+		g.keys[k] = f
+	}
+	f.count, f.locked = n, time.Time{}
+	if last.After(f.last) {
+		f.last = last
+	}
+	if over := n - f.budget.free; over > 0 {
+		f.locked = last.Add(min(f.budget.first<<min(over-1, 20), f.budget.max))
+	}
+	if f.count == 0 && f.pending == 0 {
+		delete(g.keys, k)
 	}
 }
