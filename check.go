@@ -16,7 +16,8 @@ func newCheckCmd() *cobra.Command {
 		Short: "Verify the data folder: schema, tarballs and their SHA-1, leftover files",
 		Long: `Verify the data folder: the schema version, SQLite's consistency check,
 that every version's tarball is present and matches its SHA-1, and that
-nothing else is there. Exits non-zero on damage. Leftovers of a publish
+nothing else is there. With --database and --blobs, the same of the
+PostgreSQL database and the S3 bucket (objects under tarballs/). Exits non-zero on damage. Leftovers of a publish
 interrupted by a crash (a temporary upload, a tarball no version names)
 are listed but are not damage: serve removes them when it starts. With
 --repair, leftovers and files the registry did not write are removed; a

@@ -229,6 +229,9 @@ func serve(ctx context.Context, cfg serveConfig, mailer registry.Mailer, logOut 
 			log.Warn("could not remove leftover", "path", p.Path, "what", p.What)
 		}
 	}
+	if cfg.backend.isPostgres() && cfg.backend.blobs == "" {
+		log.Warn("PostgreSQL with the tarballs in this machine's data folder: other replicas cannot serve them; give --blobs an S3 bucket to run several")
+	}
 	cfg.registry.SignupClosed = !cfg.signup
 	core := registry.New(db, cfg.registry, mailer, log)
 	if err := core.EnsureReference(ctx); err != nil {

@@ -70,15 +70,6 @@ func Open(ctx context.Context, rawURL, dir string, opt Options) (Store, error) {
 	switch u.Scheme {
 	case "s3":
 		return OpenS3(ctx, u)
-	case "file":
-		p := u.Path
-		if u.Opaque != "" {
-			p = u.Opaque
-		}
-		if p == "" {
-			return nil, fmt.Errorf("--blobs %s: give a folder, file:/path", rawURL)
-		}
-		return OpenDir(p, opt.NoSync)
 	}
 	return nil, fmt.Errorf("--blobs %q: use s3://BUCKET?endpoint=... or leave it empty for the data folder", redact(u))
 }
