@@ -6,6 +6,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
@@ -18,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nessemble/nessemble-registry/blobs"
 	"github.com/nessemble/nessemble-registry/internal/backendtest"
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
+	"github.com/nessemble/nessemble-registry/postgres"
 )
 
 // TestReplicas runs two serve processes on one PostgreSQL database and
@@ -29,7 +32,9 @@ import (
 // answered 201 is stored whole and served by both replicas, each within a
 // second of its publish on the other; the replica left alone answers
 // every request; check finds nothing but leftovers of the killed
-// replica's publishes, which its restart removes.
+// replica's publishes, which its restart removes. A login token from one
+// replica works on the other, and a password reset asked for on one is
+// finished on the other, once.
 func TestReplicas(t *testing.T) {
 	t.Parallel()
 	dbURL, s3URL := backendtest.Postgres(t), backendtest.S3(t)
@@ -46,7 +51,7 @@ func TestReplicas(t *testing.T) {
 	// Each replica has a data folder of its own, which holds nothing with
 	// these backends: they share only the database and the bucket.
 	// They answer under one public URL, as behind a load balancer.
-	serveArgs := append([]string{"--base-url", "http://registry.example"}, backendArgs...)
+	serveArgs := append([]string{"--base-url", "http://registry.example", "--reset-qr"}, backendArgs...)
 	a := startRegistry(t, t.TempDir(), serveArgs...)
 	b := startRegistry(t, t.TempDir(), serveArgs...)
 	replicas := []*registryProc{a, b}
@@ -193,6 +198,47 @@ func TestReplicas(t *testing.T) {
 		t.Errorf("only %d versions stored", stored)
 	}
 	t.Logf("%d versions stored of %d tried", stored, versions*len(titles))
+
+	// A password reset asked for on one replica is finished on the other,
+	// and ends the sessions of the old password on both.
+	if _, err := a.client().ForgotPassword("writer"); err != nil {
+		t.Fatal(err)
+	}
+	resetToken := pendingReset(t, dbURL, s3URL, "writer")
+	const newPassword = "a brand new password"
+	if err := b.client().ResetPassword("writer", newPassword, resetToken); err != nil {
+		t.Fatalf("reset on the other replica: %v", err)
+	}
+	if err := a.client().ResetPassword("writer", "yet another one", resetToken); err == nil {
+		t.Error("the reset was used twice")
+	}
+	if err := a.client().Logout("writer", token); err == nil {
+		t.Error("the old token still works after the reset")
+	}
+	if _, err := a.client().Login("writer", newPassword); err != nil {
+		t.Errorf("login with the new password: %v", err)
+	}
+}
+
+// pendingReset reads the token of a user's pending reset from the
+// database, as the user would read it from the QR code.
+func pendingReset(t *testing.T, dbURL, s3URL, username string) string {
+	t.Helper()
+	ctx := context.Background()
+	bs, err := blobs.Open(ctx, s3URL, t.TempDir(), blobs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(ctx, dbURL, bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r, err := db.ResetByLogin(ctx, username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Token
 }
 
 type outcome struct {
