@@ -39,6 +39,9 @@ func invalidAll(errs ...error) error {
 // SignupOpen says whether anyone may create an account: nil, or the
 // error that refuses it (which SignUp returns too).
 func (s *Service) SignupOpen() error {
+	if err := s.Writable(); err != nil {
+		return err
+	}
 	if s.cfg.SignupClosed {
 		return userErr(Forbidden, "Sign-up is closed on this registry; ask its operator to create your account")
 	}
@@ -96,6 +99,9 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password string
 // Login checks a password, under the guard's throttling, and returns a
 // new login token. addr is the client's address.
 func (s *Service) Login(ctx context.Context, login, password, addr string) (string, error) {
+	if err := s.Writable(); err != nil {
+		return "", err
+	}
 	u, err := s.store.UserByLogin(ctx, login)
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -168,6 +174,9 @@ func (s *Service) Authorize(ctx context.Context, login string, mac []byte, metho
 
 // Logout revokes the token that signed the request.
 func (s *Service) Logout(ctx context.Context, u User, token string) error {
+	if err := s.Writable(); err != nil {
+		return err
+	}
 	if err := s.store.RevokeToken(ctx, u.ID, token); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}

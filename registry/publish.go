@@ -53,6 +53,9 @@ func PublishRule(owner string, mode Mode, title, version string) func(Stored) er
 // version was stored with. An error reading body (over a size limit, say)
 // comes back as it is.
 func (s *Service) Publish(ctx context.Context, u User, mode Mode, body io.Reader) (archive.Manifest, error) {
+	if err := s.Writable(); err != nil {
+		return archive.Manifest{}, err
+	}
 	up, err := archive.ReadUpload(body, archive.DefaultLimits)
 	if ae := (*archive.Error)(nil); errors.As(err, &ae) {
 		kind := Refused

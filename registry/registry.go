@@ -92,6 +92,14 @@ type Packages interface {
 	// it moves. CatchUp reads the changes other processes made since.
 	Changes() int64
 	CatchUp(ctx context.Context) error
+	// ChangesSince returns up to limit entries of the change log after
+	// serial, oldest first, whatever their kind.
+	ChangesSince(ctx context.Context, serial int64, limit int) ([]Change, error)
+
+	// MirrorSerial is how far, in the change log of the registry at
+	// upstream, a mirror of it got (0: never); SetMirrorSerial records it.
+	MirrorSerial(ctx context.Context, upstream string) (int64, error)
+	SetMirrorSerial(ctx context.Context, upstream string, serial int64) error
 }
 
 // References keeps the reference documentation.
@@ -128,6 +136,10 @@ type Config struct {
 	// when there is no Mailer. It hands a reset credential to anyone who
 	// names an account: fine on a classroom LAN, not on the internet.
 	ResetQR bool
+	// ReadOnly refuses every write of the registry's users (publish,
+	// sign-up, login, logout, password resets): a mirror that serves what
+	// it copies from its upstream. Mirror runs and commands still write.
+	ReadOnly bool
 }
 
 // Defaults.
@@ -173,6 +185,18 @@ func New(st Storage, cfg Config, mailer Mailer, log *slog.Logger) *Service {
 	}
 	s.decoyKey, _ = auth.NewToken() // crypto/rand never fails since Go 1.24
 	return s
+}
+
+// MsgReadOnly is what every write gets from a read-only registry.
+const MsgReadOnly = "This registry is a read-only mirror; publish to its upstream, and log in or sign up there"
+
+// Writable says whether users may write to this registry: nil, or the
+// error that refuses every write (see Config.ReadOnly).
+func (s *Service) Writable() error {
+	if s.cfg.ReadOnly {
+		return userErr(Forbidden, MsgReadOnly)
+	}
+	return nil
 }
 
 // SetClock replaces the registry's clock (tests).

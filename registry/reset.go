@@ -53,6 +53,9 @@ type Forgot struct {
 // ForgotAvailable says whether this registry hands out resets at all:
 // nil, or the error that refuses them (which ForgotPassword returns too).
 func (s *Service) ForgotAvailable() error {
+	if err := s.Writable(); err != nil {
+		return err
+	}
 	if s.mailer == nil && !s.cfg.ResetQR {
 		return userErr(Forbidden, msgResetUnavailable)
 	}
@@ -202,6 +205,9 @@ func (s *Service) ResetQR(ctx context.Context, qrID string, take bool) ([]byte, 
 // it), login names the signer and username the account in the request
 // body (its username or email). It returns the account's username.
 func (s *Service) ResetPassword(ctx context.Context, login, username, password string, mac []byte) (string, error) {
+	if err := s.Writable(); err != nil {
+		return "", err
+	}
 	if err := auth.ValidatePassword(password); err != nil {
 		return "", userErr(Invalid, err.Error())
 	}

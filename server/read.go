@@ -47,6 +47,7 @@ func (s *Server) readRoutes() []*readRoute {
 		{pattern: "/search/:term", params: []string{"page", "per_page"}, render: s.renderSearch},
 		{pattern: "/search", params: []string{"q", "page", "per_page"}, render: s.renderSearch},
 		{pattern: "/", params: []string{"page", "per_page", "sort_by", "order"}, render: s.renderList},
+		{pattern: "/changes", params: []string{"since", "limit"}, render: s.renderChanges},
 	}
 }
 

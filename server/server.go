@@ -179,7 +179,17 @@ func (s *Server) routes() (r *httprouter.Router, reads []*readRoute) {
 		r.Handle(http.MethodGet, path, h)
 		r.Handle(http.MethodHead, path, h)
 	}
-	post := func(path string, h handler) { r.Handle(http.MethodPost, path, s.adapt(h)) }
+	// Every write is refused at once on a read-only registry, before
+	// its body or its signature is read.
+	write := func(h handler) handler {
+		return func(c *call) error {
+			if err := s.core.Writable(); err != nil {
+				return err
+			}
+			return h(c)
+		}
+	}
+	post := func(path string, h handler) { r.Handle(http.MethodPost, path, s.adapt(write(h))) }
 
 	reads = s.readRoutes()
 	for _, rr := range reads {
@@ -189,18 +199,18 @@ func (s *Server) routes() (r *httprouter.Router, reads []*readRoute) {
 	}
 	get("/status", s.adapt(s.handleStatus))
 	post("/package/*path", s.handlePublish)
-	r.Handle(http.MethodPut, "/package/*path", s.adapt(s.handlePublish))
+	r.Handle(http.MethodPut, "/package/*path", s.adapt(write(s.handlePublish)))
 	get("/reference", s.adapt(s.handleReference))
 	get("/reference/*path", s.adapt(s.handleReference))
 	post("/user/create", s.handleCreateUser)
 	post("/user/login", s.handleLogin)
 	post("/user/logout", s.handleLogout)
-	r.Handle(http.MethodGet, "/user/logout", s.adapt(s.handleLogout))
+	r.Handle(http.MethodGet, "/user/logout", s.adapt(write(s.handleLogout)))
 	post("/user/forgotpassword", s.handleForgotPassword)
 	post("/user/resetpassword", s.handleResetPassword)
 	get("/user/2FA/:id", s.adapt(s.handleResetQR))
 	get("/graphql", s.adapt(s.handleGraphQL))
-	post("/graphql", s.handleGraphQL)
+	r.Handle(http.MethodPost, "/graphql", s.adapt(s.handleGraphQL)) // reads only
 	return r, reads
 }
 
