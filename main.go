@@ -19,6 +19,7 @@ import (
 
 	"github.com/nessemble/nessemble-registry/logsink"
 	"github.com/nessemble/nessemble-registry/mail"
+	"github.com/nessemble/nessemble-registry/mirror"
 	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
 	"github.com/nessemble/nessemble-registry/store"
@@ -61,6 +62,9 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newAddUserCmd(),
 		newPasswdCmd(),
 		newCheckCmd(),
+		newMirrorCmd(),
+		newExportCmd(),
+		newImportCmd(),
 	)
 	return root
 }
@@ -106,6 +110,10 @@ type serveConfig struct {
 	server    server.Config
 	registry  registry.Config
 	smtp      mail.Config
+	// mirror, with its Upstream set, runs every mirrorEvery in the
+	// background (serve --mirror).
+	mirror      mirror.Config
+	mirrorEvery time.Duration
 }
 
 // validate refuses limits of zero or less: the server would take them for
@@ -133,6 +141,12 @@ func (c serveConfig) validate() error {
 		if n.v <= 0 {
 			return fmt.Errorf("--%s %d: must be a number of connections above zero", n.flag, n.v)
 		}
+	}
+	if c.mirror.Upstream != "" {
+		if c.mirrorEvery <= 0 {
+			return fmt.Errorf("--mirror-every %v: must be longer than zero", c.mirrorEvery)
+		}
+		return validMirrorConfig(c.mirror)
 	}
 	return nil
 }
@@ -183,6 +197,10 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&cfg.smtp.User, "smtp-user", "", "mail server user for AUTH PLAIN; its password comes from --smtp-password-file or NESSEMBLE_REGISTRY_SMTP_PASSWORD")
 	f.Var(passwordFile{&cfg.smtp.Password}, "smtp-password-file", "file holding the mail server password (env NESSEMBLE_REGISTRY_SMTP_PASSWORD)")
 	f.StringVar(&cfg.smtp.From, "smtp-from", "", "sender of password-reset emails, e.g. \"Registry <registry@example.org>\"")
+	f.BoolVar(&cfg.registry.ReadOnly, "read-only", false, "refuse every write of users (publish, sign-up, login, logout, password reset): a mirror")
+	f.StringVar(&cfg.mirror.Upstream, "mirror", "", "mirror the registry at this URL in the background, at start and every --mirror-every")
+	f.DurationVar(&cfg.mirrorEvery, "mirror-every", time.Hour, "how often --mirror runs")
+	mirrorFlags(cmd, &cfg.mirror)
 	return cmd
 }
 
@@ -200,23 +218,25 @@ func serve(ctx context.Context, cfg serveConfig, mailer registry.Mailer, logOut 
 	}
 	defer db.Close()
 	// A killed publish leaves a file behind (store.Problem.Leftover):
-	// removed at every start, they never pile up. They do no harm
-	// meanwhile, so failing to remove them stops nothing.
-	left, err := db.RemoveLeftovers(ctx)
-	if err != nil {
-		log.Warn("could not look for leftovers of interrupted publishes", "err", err)
-	}
-	for _, p := range left {
-		if p.Repair {
-			log.Info("removed leftover", "path", p.Path, "what", p.What)
-		} else {
-			log.Warn("could not remove leftover", "path", p.Path, "what", p.What)
-		}
-	}
+	// removed at every start, they never pile up.
+	removeLeftovers(ctx, db, log)
 	cfg.registry.SignupClosed = !cfg.signup
 	core := registry.New(db, cfg.registry, mailer, log)
 	if err := core.EnsureReference(ctx); err != nil {
 		return err
+	}
+
+	if cfg.mirror.Upstream != "" {
+		m := cfg.mirror
+		m.Log, m.UserAgent = log, "nessemble-registry/"+version
+		mctx, stopMirror := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			mirrorEvery(mctx, core, m, cfg.mirrorEvery, log)
+		}()
+		// Before the database closes (deferred above).
+		defer func() { stopMirror(); <-done }()
 	}
 
 	cfg.server.Version = version
