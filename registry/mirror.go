@@ -91,7 +91,7 @@ func (s *Service) AddMirrored(ctx context.Context, in Incoming) (bool, error) {
 		return false, err
 	}
 	_, err = s.store.Publish(ctx, MirrorOwner, v, in.Tarball, mirrorRule(in.Title))
-	if errors.Is(err, ErrConflict) || isKind(err, Conflict) {
+	if errors.Is(err, ErrConflict) {
 		// Another run stored it meanwhile: the same, or a conflict.
 		return s.HaveVersion(ctx, in.Title, in.Version, in.Shasum)
 	}
@@ -135,17 +135,12 @@ func mirrorRule(title string) func(Stored) error {
 	return func(st Stored) error {
 		switch {
 		case st.Exists && !strings.EqualFold(st.Owner, MirrorOwner):
-			return userErr(Conflict, "a package "+title+" was published on this registry; a mirror never changes it")
+			return userErr(Refused, "a package "+title+" was published on this registry; a mirror never changes it")
 		case st.HasVersion:
-			return userErr(Conflict, "version exists already")
+			return ErrConflict // stored meanwhile: AddMirrored looks again
 		}
 		return nil
 	}
-}
-
-func isKind(err error, k Kind) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind == k
 }
 
 // MirrorReference replaces the reference with entries from another
