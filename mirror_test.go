@@ -226,7 +226,7 @@ func TestMirror(t *testing.T) {
 
 // seedOnly is an upstream that speaks only the seed's API: a proxy to a
 // real registry that answers the change feed, our extension, with 404.
-func seedOnly(t *testing.T, target string) string {
+func seedOnly(t testing.TB, target string) string {
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
