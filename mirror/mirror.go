@@ -512,40 +512,71 @@ func (r *run) walk(ctx context.Context) error {
 	return nil
 }
 
-// walkPackages reads the documents of a page's packages and looks at
-// each of their versions.
+// walkPackages reads the documents of a page's packages, cfg.Jobs at
+// once, and looks at each of their versions.
 func (r *run) walkPackages(ctx context.Context, titles []string) error {
-	var tasks []task
-	for _, title := range titles {
-		if !validTitle(title) {
-			r.skip(printable(title, 64), fmt.Errorf("not a valid package title"))
-			continue
-		}
-		var doc struct {
-			Versions map[string]string `json:"versions"`
-		}
-		found, err := r.f.getJSON(ctx, "/package/"+url.PathEscape(title), maxDocument, &doc)
-		if err == nil && !found {
-			err = fmt.Errorf("its document answers 404")
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+	var (
+		mu    sync.Mutex
+		tasks []task
+		wg    sync.WaitGroup
+		ch    = make(chan string)
+	)
+	for range min(r.cfg.Jobs, len(titles)) {
+		wg.Go(func() {
+			for title := range ch {
+				vs, err := r.packageVersions(ctx, title)
+				if err != nil {
+					if ctx.Err() == nil {
+						r.skip(printable(title, 64), err)
+					}
+					continue
+				}
+				mu.Lock()
+				for _, v := range vs {
+					tasks = append(tasks, task{title: title, version: v})
+				}
+				mu.Unlock()
 			}
-			r.skip(title, err)
-			continue
-		}
-		vs := make([]string, 0, len(doc.Versions))
-		for v := range doc.Versions {
-			vs = append(vs, v)
-		}
-		sort.Slice(vs, func(i, j int) bool { return semver.Compare(vs[i], vs[j]) < 0 })
-		for _, v := range vs {
-			tasks = append(tasks, task{title: title, version: v})
-		}
+		})
 	}
+	for _, title := range titles {
+		ch <- title
+	}
+	close(ch)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sort.Slice(tasks, func(i, j int) bool {
+		if tasks[i].title != tasks[j].title {
+			return tasks[i].title < tasks[j].title
+		}
+		return semver.Compare(tasks[i].version, tasks[j].version) < 0
+	})
 	_, err := r.runTasks(ctx, tasks)
 	return err
+}
+
+// packageVersions reads the versions a package document lists.
+func (r *run) packageVersions(ctx context.Context, title string) ([]string, error) {
+	if !validTitle(title) {
+		return nil, fmt.Errorf("not a valid package title")
+	}
+	var doc struct {
+		Versions map[string]string `json:"versions"`
+	}
+	found, err := r.f.getJSON(ctx, "/package/"+url.PathEscape(title), maxDocument, &doc)
+	if err == nil && !found {
+		err = fmt.Errorf("its document answers 404")
+	}
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]string, 0, len(doc.Versions))
+	for v := range doc.Versions {
+		vs = append(vs, v)
+	}
+	return vs, nil
 }
 
 // validTitle is the form of a title that may go into a URL and be looked
