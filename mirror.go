@@ -30,6 +30,9 @@ func mirrorFlags(cmd *cobra.Command, cfg *mirror.Config) {
 }
 
 func validMirrorConfig(cfg mirror.Config) error {
+	if err := mirror.CheckUpstream(cfg.Upstream); err != nil {
+		return err
+	}
 	switch {
 	case cfg.Jobs <= 0:
 		return fmt.Errorf("--jobs %d: must be 1 or more", cfg.Jobs)
@@ -58,10 +61,10 @@ a consistent data folder; the next one continues. Packages published here
 are never changed. Exits non-zero when a version was skipped.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.Upstream = args[0]
 			if err := validMirrorConfig(cfg); err != nil {
 				return err
 			}
-			cfg.Upstream = args[0]
 			stderr := cmd.ErrOrStderr()
 			tty := isTerminal(stderr)
 			level := slog.LevelInfo

@@ -418,3 +418,31 @@ func TestServeMirror(t *testing.T) {
 		t.Errorf("exit after SIGTERM: %v", err)
 	}
 }
+
+// TestMirrorArguments: bad arguments are refused with a message naming
+// them, before anything is opened or asked.
+func TestMirrorArguments(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"mirror", "ftp://example.org", "--data", data}, "give the registry's URL, http:// or https://"},
+		{[]string{"mirror", "http://user:pw@example.org", "--data", data}, "without user, query or fragment"},
+		{[]string{"mirror", "http://127.0.0.1:1", "--data", data, "--jobs", "0"}, "--jobs 0: must be 1 or more"},
+		{[]string{"mirror", "http://127.0.0.1:1", "--data", data, "--timeout", "0s"}, "--timeout 0s: must be longer than zero"},
+		{[]string{"mirror", "--data", data}, "accepts 1 arg(s), received 0"},
+		{[]string{"serve", "--data", data, "--mirror", "http://127.0.0.1:1", "--mirror-every", "0s"}, "--mirror-every 0s: must be longer than zero"},
+		{[]string{"serve", "--data", data, "--mirror", "http://127.0.0.1:1", "--jobs", "-1"}, "--jobs -1: must be 1 or more"},
+		{[]string{"export", filepath.Join(t.TempDir(), "b"), "--data", data, "--since", "-1"}, "--since -1: give a serial of 0 or more"},
+	} {
+		_, _, err := runCmd(t, "", c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error saying %q", c.args, err, c.want)
+		}
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("a refused command created the data folder: %v", err)
+	}
+}

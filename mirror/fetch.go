@@ -30,11 +30,25 @@ type fetcher struct {
 	cfg    *Config
 }
 
-func newFetcher(cfg *Config) (*fetcher, error) {
-	base, err := url.Parse(strings.TrimRight(cfg.Upstream, "/"))
+// CheckUpstream refuses what cannot be a registry's URL.
+func CheckUpstream(upstream string) error {
+	_, err := parseUpstream(upstream)
+	return err
+}
+
+func parseUpstream(upstream string) (*url.URL, error) {
+	base, err := url.Parse(strings.TrimRight(upstream, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" ||
 		base.RawQuery != "" || base.Fragment != "" || base.User != nil {
-		return nil, fmt.Errorf("upstream %q: give the registry's URL, http:// or https:// and a host, without user, query or fragment", cfg.Upstream)
+		return nil, fmt.Errorf("upstream %q: give the registry's URL, http:// or https:// and a host, without user, query or fragment", upstream)
+	}
+	return base, nil
+}
+
+func newFetcher(cfg *Config) (*fetcher, error) {
+	base, err := parseUpstream(cfg.Upstream)
+	if err != nil {
+		return nil, err
 	}
 	f := &fetcher{base: base, cfg: cfg}
 	f.client = &http.Client{
