@@ -205,7 +205,7 @@ func (r *run) viaFeed(ctx context.Context) error {
 	var (
 		failed    bool  // a change failed: the serial stays before it
 		done      int64 // the serial everything up to which is stored
-		reference bool  // a reference change was seen
+		refSerial int64 // the first reference change seen; 0: none
 		restarted bool
 	)
 	done = since
@@ -251,7 +251,9 @@ func (r *run) viaFeed(ctx context.Context) error {
 				}
 				tasks = append(tasks, task{serial: c.Serial, title: c.Title, version: c.Version, shasum: c.Shasum, date: at})
 			case registry.ChangeReference:
-				reference = true
+				if refSerial == 0 {
+					refSerial = c.Serial
+				}
 			default:
 				r.mu.Lock()
 				r.sum.UnknownKinds++
@@ -275,15 +277,14 @@ func (r *run) viaFeed(ctx context.Context) error {
 			break
 		}
 	}
-	if reference {
-		if err := r.reference(ctx); err != nil {
-			r.skip("reference", err)
-			// The reference change is not done: from the start again.
-			failed, done = true, 0
-		}
-	}
 	if !failed {
 		done = since
+	}
+	if refSerial > 0 {
+		if err := r.reference(ctx); err != nil {
+			r.skip("reference", err)
+			done = min(done, refSerial-1) // not done: asked for again
+		}
 	}
 	r.sum.Serial = done
 	return r.core.SetMirrorSerial(ctx, r.key, done)
@@ -438,6 +439,13 @@ func (r *run) version(ctx context.Context, t task) (int64, error) {
 		return n, &errStop{fmt.Sprintf("stopped: this run downloaded more than its budget of %d bytes", r.cfg.MaxBytes)}
 	}
 	if a.status == http.StatusNotFound {
+		// Gone upstream since the feed named it (a later change removed
+		// it), or a broken upstream: only the first is no failure.
+		var doc struct{}
+		if found, err := r.f.getJSON(ctx, route, maxDocument, &doc); err == nil && !found {
+			r.cfg.Log.Info("no longer upstream; passed over", "package", t.title, "version", t.version)
+			return n, nil
+		}
 		return n, fmt.Errorf("its tarball answers 404")
 	}
 	if got := a.header.Get("X-Integrity"); !strings.EqualFold(got, t.shasum) {
