@@ -190,7 +190,6 @@ func Import(ctx context.Context, core *registry.Service, r io.Reader) (ImportSum
 		haveHdr  bool
 		ref      = fstest.MapFS{}
 		refBytes int
-		newPkgs  = map[string]bool{}
 	)
 	skip := func(what string, err error) {
 		why := err.Error()
@@ -270,17 +269,16 @@ func Import(ctx context.Context, core *registry.Service, r io.Reader) (ImportSum
 				skip(what, fmt.Errorf("its date %q is not ISO 8601", printable(bv.Date, 40)))
 				continue
 			}
-			_, missing := core.Version(ctx, bv.Title, "")
 			added, err := core.AddMirrored(ctx, registry.Incoming{Title: bv.Title, Version: bv.Version, Shasum: bv.Shasum,
 				Published: at, Tarball: data})
 			switch {
 			case err != nil:
 				skip(what, err)
-			case added:
+			case added.Package:
+				sum.NewPackages++
 				sum.NewVersions++
-				if missing != nil {
-					newPkgs[strings.ToLower(bv.Title)] = true
-				}
+			case added.Version:
+				sum.NewVersions++
 			default:
 				sum.Present++
 			}
@@ -319,7 +317,6 @@ func Import(ctx context.Context, core *registry.Service, r io.Reader) (ImportSum
 			skip("reference", err)
 		}
 	}
-	sum.NewPackages = len(newPkgs)
 	return sum, nil
 }
 

@@ -148,9 +148,8 @@ type run struct {
 	key   string // the upstream as its serial is recorded
 	bytes atomic.Int64
 
-	mu      sync.Mutex
-	sum     Summary
-	newPkgs map[string]bool
+	mu  sync.Mutex
+	sum Summary
 }
 
 // Run mirrors cfg.Upstream into core: the change feed since the last run
@@ -165,14 +164,13 @@ func Run(ctx context.Context, core *registry.Service, cfg Config) (Summary, erro
 	if err != nil {
 		return Summary{}, err
 	}
-	r := &run{cfg: cfg, core: core, f: f, key: f.base.String(), newPkgs: map[string]bool{}}
+	r := &run{cfg: cfg, core: core, f: f, key: f.base.String()}
 	r.sum.Upstream = r.key
 	err = r.viaFeed(ctx)
 	if errors.Is(err, errNoFeed) {
 		cfg.Log.Info("the upstream has no change feed; walking its package list", "upstream", r.key)
 		err = r.walk(ctx)
 	}
-	r.sum.NewPackages = len(r.newPkgs)
 	r.sum.Bytes = r.bytes.Load()
 	r.sum.Took = time.Since(start)
 	sort.Slice(r.sum.Skipped, func(i, j int) bool { return r.sum.Skipped[i].What < r.sum.Skipped[j].What })
@@ -451,7 +449,6 @@ func (r *run) version(ctx context.Context, t task) (int64, error) {
 	if got := a.header.Get("X-Integrity"); !strings.EqualFold(got, t.shasum) {
 		return n, fmt.Errorf("X-Integrity %q is not the shasum %s", printable(got, 64), t.shasum)
 	}
-	_, exists := r.core.Version(ctx, t.title, "")
 	added, err := r.core.AddMirrored(ctx, registry.Incoming{
 		Title: t.title, Version: t.version, Shasum: t.shasum, Published: t.date, Tarball: a.body,
 	})
@@ -459,16 +456,17 @@ func (r *run) version(ctx context.Context, t task) (int64, error) {
 		return n, err
 	}
 	r.mu.Lock()
-	if added {
+	switch {
+	case added.Package:
+		r.sum.NewPackages++
+		fallthrough
+	case added.Version:
 		r.sum.NewVersions++
-		if exists != nil {
-			r.newPkgs[strings.ToLower(t.title)] = true
-		}
-	} else {
+	default:
 		r.sum.Present++
 	}
 	r.mu.Unlock()
-	if added {
+	if added.Version {
 		r.cfg.Log.Info("stored", "package", t.title, "version", t.version, "bytes", n)
 	}
 	return n, nil

@@ -75,27 +75,39 @@ func (s *Service) HaveVersion(ctx context.Context, title, version, shasum string
 	return true, nil
 }
 
+// Added says what AddMirrored stored: the version, and with it a new
+// package; neither when the version was stored already.
+type Added struct {
+	Version, Package bool
+}
+
 // AddMirrored verifies a version from another registry and stores it as
 // it came, owned by MirrorOwner and keeping its upstream author and date:
 // the tarball's SHA-1 must be in.Shasum, and it must pass the publish
 // rules (archive.ReadUpload: size, members, package.json) and name the
-// title and version it came as. It returns false when the version was
-// stored already with the same shasum. A version that fails is refused
-// with an *Error saying why, and nothing is stored.
-func (s *Service) AddMirrored(ctx context.Context, in Incoming) (bool, error) {
-	if have, err := s.HaveVersion(ctx, in.Title, in.Version, in.Shasum); err != nil || have {
-		return false, err
-	}
+// title and version it came as. A version stored already with the same
+// shasum is left as it is. A version that fails is refused with an
+// *Error saying why, and nothing is stored.
+func (s *Service) AddMirrored(ctx context.Context, in Incoming) (Added, error) {
 	v, err := VerifyIncoming(in)
 	if err != nil {
-		return false, err
+		return Added{}, err
 	}
-	_, err = s.store.Publish(ctx, MirrorOwner, v, in.Tarball, mirrorRule(in.Title))
+	var existed bool
+	rule := func(st Stored) error {
+		existed = st.Exists
+		return mirrorRule(in.Title)(st)
+	}
+	_, err = s.store.Publish(ctx, MirrorOwner, v, in.Tarball, rule)
 	if errors.Is(err, ErrConflict) {
-		// Another run stored it meanwhile: the same, or a conflict.
-		return s.HaveVersion(ctx, in.Title, in.Version, in.Shasum)
+		// Stored already: the same, or a conflict.
+		_, err := s.HaveVersion(ctx, in.Title, in.Version, in.Shasum)
+		return Added{}, err
 	}
-	return err == nil, err
+	if err != nil {
+		return Added{}, err
+	}
+	return Added{Version: true, Package: !existed}, nil
 }
 
 // VerifyIncoming checks a version from another registry (see
@@ -137,7 +149,7 @@ func mirrorRule(title string) func(Stored) error {
 		case st.Exists && !strings.EqualFold(st.Owner, MirrorOwner):
 			return userErr(Refused, "a package "+title+" was published on this registry; a mirror never changes it")
 		case st.HasVersion:
-			return ErrConflict // stored meanwhile: AddMirrored looks again
+			return ErrConflict // AddMirrored compares the shasums
 		}
 		return nil
 	}
