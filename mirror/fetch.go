@@ -52,7 +52,6 @@ func newFetcher(cfg *Config) (*fetcher, error) {
 	}
 	f := &fetcher{base: base, cfg: cfg}
 	f.client = &http.Client{
-		Transport: cfg.Transport,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= maxRedirects {
 				return &errRedirect{fmt.Sprintf("more than %d redirects", maxRedirects)}

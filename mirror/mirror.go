@@ -49,8 +49,6 @@ type Config struct {
 	OtherHosts bool
 	// UserAgent of the requests.
 	UserAgent string
-	// Transport, when set, replaces http.DefaultTransport (tests).
-	Transport http.RoundTripper
 	// Log gets a line per version stored or skipped, and for anything
 	// unusual.
 	Log *slog.Logger
@@ -302,11 +300,10 @@ func isNotFeed(err error) bool {
 
 // task is one version to look at.
 type task struct {
-	serial                int64 // of its feed entry; 0 in a walk
-	title, version        string
-	shasum                string    // "" in a walk: from the document
-	date                  time.Time // from the feed
-	fromDocument, checked bool
+	serial         int64 // of its feed entry; 0 in a walk
+	title, version string
+	shasum         string    // "" in a walk: from the document
+	date           time.Time // from the feed
 }
 
 func (t task) what() string { return t.title + " " + t.version }
