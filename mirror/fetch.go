@@ -240,7 +240,12 @@ func (f *fetcher) getJSON(ctx context.Context, path string, max int64, v any) (f
 		return false, nil
 	}
 	if err := json.Unmarshal(a.body, v); err != nil {
-		return false, fmt.Errorf("%s%s: malformed JSON: %v", f.base, path, err)
+		return false, &errMalformed{fmt.Sprintf("%s%s: malformed JSON: %v", f.base, path, err)}
 	}
 	return true, nil
 }
+
+// errMalformed is an answer that is not the JSON asked for.
+type errMalformed struct{ msg string }
+
+func (e *errMalformed) Error() string { return e.msg }

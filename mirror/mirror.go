@@ -295,7 +295,8 @@ func isNotFeed(err error) bool {
 		return es.status == http.StatusBadRequest || es.status == http.StatusMethodNotAllowed ||
 			es.status == http.StatusNotAcceptable || es.status == http.StatusForbidden
 	}
-	return strings.Contains(err.Error(), "malformed JSON")
+	var em *errMalformed
+	return errors.As(err, &em)
 }
 
 // task is one version to look at.
