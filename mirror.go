@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -162,14 +161,19 @@ func (b *bar) Add(n int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.max += int64(n)
-	b.b.ChangeMax64(b.max)
+	// One more than known: the bar ends at finish, not when a page is.
+	b.b.ChangeMax64(b.max + 1)
 }
 
 func (b *bar) Done(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.bytes += n
-	b.b.Describe(strings.TrimSpace(byteSize(b.bytes)))
+	b.b.Describe(byteSize(b.bytes))
+	if b.b.State().CurrentNum+1 >= b.max+1 {
+		b.max++ // an estimate fell short
+		b.b.ChangeMax64(b.max + 1)
+	}
 	_ = b.b.Add(1)
 }
 

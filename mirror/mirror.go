@@ -105,9 +105,10 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Progress hears how far a run is: Add when more versions are known to
-// look at, Done when one was looked at (bytes downloaded for it, 0 when
-// it was present already or skipped).
+// Progress hears how far a run is: Add when more are known to look at
+// (versions, or with the feed, changes: an estimate that may fall short
+// of what is done), Done when one was looked at (bytes downloaded for it,
+// 0 when it was present already or skipped).
 type Progress interface {
 	Add(versions int)
 	Done(bytes int64)
@@ -233,6 +234,9 @@ func (r *run) viaFeed(ctx context.Context) error {
 		if len(cs) == 0 {
 			break
 		}
+		if pages == 0 {
+			r.cfg.Progress.Add(int(min(p.Last-since, int64(len(cs))*maxPages)))
+		}
 		var tasks []task
 		for _, c := range cs {
 			if c.Serial <= since {
@@ -247,10 +251,12 @@ func (r *run) viaFeed(ctx context.Context) error {
 				}
 				tasks = append(tasks, task{serial: c.Serial, title: c.Title, version: c.Version, shasum: c.Shasum, date: at})
 			case registry.ChangeReference:
+				r.cfg.Progress.Done(0)
 				if refSerial == 0 {
 					refSerial = c.Serial
 				}
 			default:
+				r.cfg.Progress.Done(0)
 				r.mu.Lock()
 				r.sum.UnknownKinds++
 				r.mu.Unlock()
@@ -315,7 +321,6 @@ func (r *run) runTasks(ctx context.Context, tasks []task) (firstFail int64, err 
 	if len(tasks) == 0 {
 		return 0, nil
 	}
-	r.cfg.Progress.Add(len(tasks))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ch := make(chan task)
@@ -557,6 +562,7 @@ func (r *run) walkPackages(ctx context.Context, titles []string) error {
 		}
 		return semver.Compare(tasks[i].version, tasks[j].version) < 0
 	})
+	r.cfg.Progress.Add(len(tasks))
 	_, err := r.runTasks(ctx, tasks)
 	return err
 }
