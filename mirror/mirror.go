@@ -313,7 +313,8 @@ type task struct {
 	date           time.Time // from the feed
 }
 
-func (t task) what() string { return t.title + " " + t.version }
+// what names the version in reports; the names come from the upstream.
+func (t task) what() string { return printable(t.title, 64) + " " + printable(t.version, 64) }
 
 // runTasks looks at tasks with cfg.Jobs at once and returns the lowest
 // serial among those that failed (0: none did).
