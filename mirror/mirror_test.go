@@ -433,3 +433,47 @@ func TestUnknownChangeKinds(t *testing.T) {
 		t.Errorf("tarball differs: %v", err)
 	}
 }
+
+// TestUpstreamLogRestarted: when the upstream's change log is behind the
+// serial a mirror kept (a new registry at the same URL), the run reads
+// it from the start instead of waiting for it to catch up.
+func TestUpstreamLogRestarted(t *testing.T) {
+	t.Parallel()
+	old := newReg(t).serve()
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0", "1.3.0"} {
+		old.publish("joypad", v)
+	}
+	fresh := newReg(t).serve()
+	fresh.publish("sprites", "0.1.0")
+	var (
+		mu     sync.Mutex
+		target = old.url
+	)
+	upstream := hostile(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		u, _ := url.Parse(target)
+		mu.Unlock()
+		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+	})
+	local := newReg(t)
+	first, err := mirror.Run(context.Background(), local.core, quick(upstream))
+	if err != nil || first.NewVersions != 4 {
+		t.Fatalf("first run: %v %+v", err, first)
+	}
+	mu.Lock()
+	target = fresh.url
+	mu.Unlock()
+	var logs bytes.Buffer
+	cfg := quick(upstream)
+	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	second, err := mirror.Run(context.Background(), local.core, cfg)
+	if err != nil || second.NewVersions != 1 || second.Serial >= first.Serial || len(second.Skipped) != 0 {
+		t.Fatalf("second run: %v %+v (first at serial %d)", err, second, first.Serial)
+	}
+	if !strings.Contains(logs.String(), "change log restarted") {
+		t.Errorf("no log line says the log restarted:\n%s", logs.String())
+	}
+	if got := strings.Join(local.versions(), "\n"); !strings.Contains(got, "sprites 0.1.0") || strings.Count(got, "joypad") != 4 {
+		t.Errorf("stored:\n%s", got)
+	}
+}
