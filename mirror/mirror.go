@@ -195,10 +195,11 @@ type feedPage struct {
 // Everything up to the first change that failed counts as done: the next
 // run asks again from there, and finds what this one stored present.
 func (r *run) viaFeed(ctx context.Context) error {
-	since, err := r.core.MirrorSerial(ctx, r.key)
+	start, err := r.core.MirrorSerial(ctx, r.key)
 	if err != nil {
 		return err
 	}
+	since := start
 	var (
 		failed    bool  // a change failed: the serial stays before it
 		done      int64 // the serial everything up to which is stored
@@ -289,6 +290,9 @@ func (r *run) viaFeed(ctx context.Context) error {
 		}
 	}
 	r.sum.Serial = done
+	if done == start {
+		return nil // nothing new: no write
+	}
 	return r.core.SetMirrorSerial(ctx, r.key, done)
 }
 
