@@ -192,3 +192,21 @@ func TestValidatePassword(t *testing.T) {
 		t.Errorf("message %q does not state the rule", auth.ErrPasswordShort)
 	}
 }
+
+func TestReadablePassword(t *testing.T) {
+	shape := regexp.MustCompile(`^([bdfghjkmnprstvz][aeiou]){2}(-([bdfghjkmnprstvz][aeiou]){2}){3}$`)
+	seen := map[string]bool{}
+	for range 200 {
+		pw := auth.ReadablePassword()
+		if !shape.MatchString(pw) {
+			t.Fatalf("password %q is not four dash-joined pairs of syllables", pw)
+		}
+		if err := auth.ValidatePassword(pw); err != nil {
+			t.Fatalf("password %q breaks the password rule: %v", pw, err)
+		}
+		if seen[pw] {
+			t.Fatalf("password %q drawn twice in 200", pw)
+		}
+		seen[pw] = true
+	}
+}

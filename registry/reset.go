@@ -248,6 +248,7 @@ func (s *Service) ResetPassword(ctx context.Context, login, username, password s
 	} else if err != nil {
 		return "", err
 	}
+	s.audit(ctx, UserActor(User{ID: r.UserID, Username: r.Username}), AuditEvent{Action: AuditPasswordReset, Subject: r.Username})
 	return r.Username, nil
 }
 
