@@ -62,6 +62,12 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newAddUserCmd(),
 		newPasswdCmd(),
 		newCheckCmd(),
+		newYankCmd(true),
+		newYankCmd(false),
+		newOwnerCmd(),
+		newRemoveCmd(),
+		newUserCmd(),
+		newAuditCmd(),
 	)
 	return root
 }
