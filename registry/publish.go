@@ -41,10 +41,10 @@ func PublishRule(owner string, mode Mode, title, version string) func(Stored) er
 				Msg: "Package `" + title + "` already exists; publish a new version with PUT"}
 		case !st.Exists && mode == Update:
 			return userErr(NotFound, "Package `"+title+"` does not exist; publish it with POST first")
-		case st.Exists && mode == Update && semver.Compare(version, st.Latest) <= 0:
-			return userErr(Refused, "Cannot upgrade to version "+version+" (currently at "+st.Latest+")")
 		case st.HasVersion && st.VersionRemoved:
 			return userErr(Conflict, "Version "+version+" of `"+title+"` was removed by the registry's operator and cannot be published again; publish a higher version")
+		case st.Exists && mode == Update && semver.Compare(version, st.Latest) <= 0:
+			return userErr(Refused, "Cannot upgrade to version "+version+" (currently at "+st.Latest+")")
 		case st.HasVersion:
 			return userErr(Conflict, "Version "+version+" of `"+title+"` already exists; versions never change")
 		}
