@@ -445,3 +445,77 @@ func TestGraphQLYankedAndOwners(t *testing.T) {
 		t.Errorf("data = %s", got)
 	}
 }
+
+// TestAuditOverTheAPI: what clients do is in the audit trail once, with
+// the account and the client's address, and never a secret: sign-up,
+// publish, yank, owner changes, a password reset, a login lockout.
+func TestAuditOverTheAPI(t *testing.T) {
+	e, _ := newResetEnv(t, registry.Config{ResetQR: true}, nil)
+	ctx := context.Background()
+	cl := e.client()
+	const password = "a long sign-up password"
+	if _, err := cl.CreateUser("Alice", "alice", "alice@example.com", password); err != nil {
+		t.Fatal(err)
+	}
+	token, err := cl.Login("alice", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.newAccount("bob")
+	e.mustPublish(http.MethodPost, "alice", token, pkgTgz(t, "pad", "1.0.0", "alice"))
+	for _, w := range []struct{ route, body string }{
+		{"/package/pad/1.0.0/yank", ""}, {"/package/pad/1.0.0/unyank", ""},
+		{"/package/pad/owners/add", `{"username": "bob"}`}, {"/package/pad/owners/remove", `{"username": "bob"}`},
+	} {
+		if r := e.signedPost(w.route, "alice", token, w.body); r.status != 200 {
+			t.Fatalf("%s: %d %s", w.route, r.status, r.body)
+		}
+	}
+	// Refused writes are not in it.
+	e.signedPost("/package/pad/1.0.0/yank", "bob", "not a token", "")
+
+	if _, err := cl.ForgotPassword("alice"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.db.UserByLogin(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reset := e.resetToken(u)
+	if err := cl.ResetPassword("alice", "the new password", reset); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 { // five free failures, the sixth locks
+		cl.Login("mallory", "guess")
+	}
+
+	events, err := e.core.Audit(ctx, registry.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range events {
+		if ev.Addr != "127.0.0.1" {
+			t.Errorf("event %+v from %q", ev, ev.Addr)
+		}
+		for _, secret := range []string{password, token, reset, "the new password", "guess"} {
+			if strings.Contains(fmt.Sprintf("%+v", ev), secret) {
+				t.Errorf("event %+v holds a secret", ev)
+			}
+		}
+		got = append(got, strings.Join([]string{ev.Actor, ev.Action, ev.Package, ev.Version, ev.Subject, ev.Detail}, " "))
+	}
+	want := []string{
+		"alice user-create   alice ",
+		"alice publish pad 1.0.0  ",
+		"alice yank pad 1.0.0  ",
+		"alice unyank pad 1.0.0  ",
+		"alice owner-add pad  bob ",
+		"alice owner-remove pad  bob ",
+		"alice password-reset   alice ",
+		" login-lockout   mallory account from this address locked for 2s",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
