@@ -123,7 +123,11 @@ title at all, for a package), not even the same content. For a mistake of
 an author's, yank instead.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			title, version, _ := strings.Cut(args[0], "@")
+			title, version, pinned := strings.Cut(args[0], "@")
+			if pinned && version == "" {
+				// Not the whole package by a slip of the keyboard.
+				return fmt.Errorf("%s: name the version after @, or leave out @ to remove the whole package", args[0])
+			}
 			core, closeData, err := openRegistry(cmd, data)
 			if err != nil {
 				return err

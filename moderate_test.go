@@ -115,6 +115,10 @@ func TestModerationCommands(t *testing.T) {
 	if _, err := c.Login("alice", faultPassword); err != nil {
 		t.Errorf("login after enable: %v", err)
 	}
+	mustRun(t, "a new password\n", "passwd", "alice", "--password-stdin", "--data", dir)
+	if _, _, err := runCmd(t, "", "remove", "pad@", "--reason", "slip", "--data", dir); err == nil {
+		t.Error("remove pad@ was taken")
+	}
 
 	// The audit trail: each action once, with its actor and address.
 	var events []map[string]string
@@ -151,12 +155,13 @@ func TestModerationCommands(t *testing.T) {
 		"operator remove pad 1.2.0  Malware, report 7",
 		"operator user-disable   alice ",
 		"operator user-enable   alice ",
+		"operator password-change   alice ",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	text := mustRun(t, "", "audit", "--data", dir)
-	for _, secret := range []string{faultPassword, alice, bob} {
+	for _, secret := range []string{faultPassword, "a new password", alice, bob} {
 		if strings.Contains(text, secret) {
 			t.Errorf("the audit trail shows a secret %q", secret)
 		}
