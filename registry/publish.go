@@ -28,7 +28,9 @@ const (
 // only its owners; Create only a new title, Update only a strictly newer
 // version; a stored version never changes, and a removed one or a removed
 // package is never published again, not even with the same content.
-// Storage runs it under the write lock of the publish (Packages.Publish).
+// A POST to a package of the publisher's with no version left to install
+// is taken as a PUT. Storage runs it under the write lock of the publish
+// (Packages.Publish).
 func PublishRule(owner string, mode Mode, title, version string) func(Stored) error {
 	return func(st Stored) error {
 		switch {
@@ -36,9 +38,14 @@ func PublishRule(owner string, mode Mode, title, version string) func(Stored) er
 			return userErr(Refused, "Package `"+title+"` was removed from this registry by its operator and cannot be published again")
 		case st.Exists && !isOwner(st.Owners, owner):
 			return userErr(Refused, "Package `"+title+"` already exists")
-		case st.Exists && mode == Create:
+		case st.Exists && mode == Create && st.Served != "":
 			return &Error{Kind: WrongMethod, Allow: "PUT",
 				Msg: "Package `" + title + "` already exists; publish a new version with PUT"}
+		case st.Exists && mode == Create:
+			// Every version is yanked or removed, so HEAD /package/TITLE
+			// answers 404 and the nessemble client sends POST: taken as
+			// the update it is.
+			mode = Update
 		case !st.Exists && mode == Update:
 			return userErr(NotFound, "Package `"+title+"` does not exist; publish it with POST first")
 		case st.HasVersion && st.VersionRemoved:

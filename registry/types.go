@@ -61,11 +61,14 @@ type Release struct {
 // Stored is what storage holds of a title when a publish asks: the rules
 // decide on it (see PublishRule).
 type Stored struct {
-	Exists     bool
-	Owner      string   // the account that created the package
-	Owners     []string // every owner, the creator included, in the order they were added
-	Latest     string   // highest version stored, yanked and removed ones included
-	HasVersion bool     // the version asked about is stored already
+	Exists bool
+	Owner  string   // the account that created the package
+	Owners []string // every owner, the creator included, in the order they were added
+	Latest string   // highest version stored, yanked and removed ones included
+	// Served is the version GET /package/NAME serves: the newest neither
+	// yanked nor removed, "" when there is none.
+	Served     string
+	HasVersion bool // the version asked about is stored already
 	// Removed: the operator removed the whole package.
 	Removed bool
 	// Yanked and VersionRemoved are the state of the version asked about.

@@ -110,8 +110,12 @@ func TestYankThroughTheClient(t *testing.T) {
 	if got := installed("1.0.0"); got != libAsmOf("pad", "1.0.0") {
 		t.Errorf("install pad@1.0.0 with every version yanked: %q", got)
 	}
-	// A new version becomes the newest again.
-	e.mustPublish(http.MethodPut, "alice", token, pkgTgz(t, "pad", "1.2.0", "alice"))
+	// A new version becomes the newest again. HEAD /package/pad answers
+	// 404 now, so the client publishes it with POST, which is taken for
+	// the update it is.
+	if _, err := cl.Publish("alice", token, pkgTgz(t, "pad", "1.2.0", "alice")); err != nil {
+		t.Fatalf("the client's publish with every version yanked: %v", err)
+	}
 	if got := installed(""); got != libAsmOf("pad", "1.2.0") {
 		t.Errorf("after publishing 1.2.0 install pad gets %q", got)
 	}

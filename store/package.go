@@ -71,8 +71,7 @@ func (db *DB) Publish(ctx context.Context, owner string, v registry.Version, tar
 // pkgRow is what a write found of its package's row.
 type pkgRow struct {
 	registry.Stored
-	id     int64
-	served string // packages.latest: the newest version neither yanked nor removed
+	id int64
 }
 
 // storedOf reads what is stored of v's title and version, and gives
@@ -83,7 +82,7 @@ func storedOf(ctx context.Context, tx *sql.Tx, v *registry.Version) (pkgRow, err
 		removed sql.NullInt64
 	)
 	err := tx.QueryRowContext(ctx, `SELECT id, owner, latest, title, removed_at FROM packages WHERE title = ?`, v.Title).
-		Scan(&row.id, &row.Owner, &row.served, &v.Title, &removed)
+		Scan(&row.id, &row.Owner, &row.Served, &v.Title, &removed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return row, nil
 	}
@@ -146,7 +145,7 @@ func publishRows(ctx context.Context, tx *sql.Tx, owner string, row pkgRow, v *r
 	if err != nil {
 		return err
 	}
-	if row.Exists && (row.served == "" || semver.Compare(v.Version, row.served) > 0) {
+	if row.Exists && (row.Served == "" || semver.Compare(v.Version, row.Served) > 0) {
 		_, err = tx.ExecContext(ctx, `UPDATE packages SET description = ?, tags = ?, latest = ?,
 			updated_at = ? WHERE id = ?`,
 			v.Description, tags, v.Version, now, row.id)

@@ -124,9 +124,9 @@ func TestPublishRule(t *testing.T) {
 		t.Errorf("a version stored twice: %v", err)
 	}
 	alice := []string{"alice"}
-	want := []registry.Stored{{}, {}, {Exists: true, Owner: "alice", Owners: alice, Latest: "1.0.0"},
-		{Exists: true, Owner: "alice", Owners: alice, Latest: "2.0.0"},
-		{Exists: true, Owner: "alice", Owners: alice, Latest: "2.0.0", HasVersion: true}}
+	want := []registry.Stored{{}, {}, {Exists: true, Owner: "alice", Owners: alice, Latest: "1.0.0", Served: "1.0.0"},
+		{Exists: true, Owner: "alice", Owners: alice, Latest: "2.0.0", Served: "2.0.0"},
+		{Exists: true, Owner: "alice", Owners: alice, Latest: "2.0.0", Served: "2.0.0", HasVersion: true}}
 	if fmt.Sprint(seen) != fmt.Sprint(want) {
 		t.Errorf("the rule saw %+v, want %+v", seen, want)
 	}
