@@ -80,6 +80,9 @@ func (s *Service) ForgotPassword(ctx context.Context, login string) (Forgot, err
 	if err != nil {
 		return Forgot{}, err
 	}
+	if u.Disabled {
+		return Forgot{}, userErr(Forbidden, "This account is disabled; ask the registry's operator")
+	}
 	return s.qrReset(ctx, u)
 }
 
@@ -115,6 +118,10 @@ func (s *Service) mailReset(login string) {
 		return
 	}
 	log := s.log.With("user", u.Username)
+	if u.Disabled {
+		log.Info("password reset email not sent: the account is disabled")
+		return
+	}
 	now := s.now()
 	token, err := auth.NewToken()
 	if err != nil {

@@ -408,6 +408,9 @@ func TestDisabledAccount(t *testing.T) {
 	cl := nesclient.Client{Registry: e.ts.URL}
 	token := e.newAccount("alice")
 	e.mustPublish(http.MethodPost, "alice", token, pkgTgz(t, "pad", "1.0.0", "alice"))
+	if _, err := e.db.CreateReset(ctx, mustUser(t, e, "alice").ID, "a pending reset", "", time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.core.SetDisabled(ctx, "alice", true); err != nil {
 		t.Fatal(err)
 	}
@@ -426,6 +429,9 @@ func TestDisabledAccount(t *testing.T) {
 	}
 	if _, err := cl.Install("pad", ""); err != nil {
 		t.Errorf("the disabled user's package: %v", err)
+	}
+	if _, err := e.db.ResetOf(ctx, mustUser(t, e, "alice").ID); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("a reset survived the disable: %v", err)
 	}
 	if _, err := e.core.SetDisabled(ctx, "alice", false); err != nil {
 		t.Fatal(err)
@@ -521,5 +527,29 @@ func TestAuditOverTheAPI(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func mustUser(t *testing.T, e *env, login string) registry.User {
+	t.Helper()
+	u, err := e.db.UserByLogin(context.Background(), login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestDisabledAccountGetsNoReset: with QR resets on, a disabled account is
+// handed no reset code.
+func TestDisabledAccountGetsNoReset(t *testing.T) {
+	e, _ := newResetEnv(t, registry.Config{ResetQR: true}, nil)
+	e.addResetUser("alice", "Alice")
+	if _, err := e.core.SetDisabled(context.Background(), "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.client().ForgotPassword("alice")
+	wantClientError(t, err, 403, "disabled")
+	if _, err := e.db.ResetOf(context.Background(), mustUser(t, e, "alice").ID); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("a reset was created: %v", err)
 	}
 }
