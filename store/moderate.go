@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/nessemble/nessemble-registry/internal/semver"
 	"github.com/nessemble/nessemble-registry/registry"
@@ -107,8 +108,10 @@ func (db *DB) SetOwner(ctx context.Context, title, username string, add bool, ru
 		} else {
 			var res sql.Result
 			res, err = tx.ExecContext(ctx, `DELETE FROM owners WHERE package_id = ? AND username = ?`, row.id, username)
-			if n, _ := res.RowsAffected(); err == nil && n == 0 {
-				err = registry.ErrNotFound
+			if err == nil {
+				if n, _ := res.RowsAffected(); n == 0 {
+					err = registry.ErrNotFound
+				}
 			}
 		}
 		return registry.Change{Kind: registry.ChangeOwners}, err
@@ -170,7 +173,8 @@ func (db *DB) Remove(ctx context.Context, title, version, reason string, rule fu
 		// versions had one canonical tarball, which their package.json
 		// (title and version) rules out; check to be sure.
 		var one int
-		if db.wr.QueryRowContext(ctx, `SELECT 1 FROM versions WHERE shasum = ? AND removed_at IS NULL`, s).Scan(&one) == sql.ErrNoRows {
+		err := db.wr.QueryRowContext(ctx, `SELECT 1 FROM versions WHERE shasum = ? AND removed_at IS NULL`, s).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
 			db.files.remove(s)
 		}
 	}
