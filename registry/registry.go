@@ -31,7 +31,8 @@ type Accounts interface {
 	// ErrConflict.
 	CreateUser(ctx context.Context, u User) (User, error)
 	// UserByLogin finds a user by username or, failing that, by email,
-	// both case-insensitive.
+	// both case-insensitive. Users come with Disabled filled in, here and
+	// in UserTokens and ListUsers.
 	UserByLogin(ctx context.Context, login string) (User, error)
 	// UserTokens is UserByLogin with the user's live tokens, newest first,
 	// in one round trip whether or not the user exists.

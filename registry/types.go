@@ -58,8 +58,9 @@ type Release struct {
 	Yanked    bool
 }
 
-// Stored is what storage holds of a title when a publish asks: the rules
-// decide on it (see PublishRule).
+// Stored is what storage holds of a title, and of one version of it, when
+// a write asks (publish, yank, owner change, removal): the rules decide on
+// it (see PublishRule, YankRule, OwnerRule, RemoveRule).
 type Stored struct {
 	Exists bool
 	Owner  string   // the account that created the package
