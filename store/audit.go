@@ -8,7 +8,7 @@ import (
 )
 
 // AppendAudit adds one event to the audit trail, which triggers keep
-// append-only (migration 5). e.At defaults to now.
+// append-only (migration 4). e.At defaults to now.
 func (db *DB) AppendAudit(ctx context.Context, e registry.AuditEvent) error {
 	if e.At.IsZero() {
 		e.At = db.now()

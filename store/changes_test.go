@@ -86,7 +86,7 @@ func TestCatchUpSeesOtherProcesses(t *testing.T) {
 	}
 }
 
-// undoModeration takes a database back from migration 5 to 4.
+// undoModeration takes a database back from migration 4 to 3.
 var undoModeration = []string{
 	`DROP TABLE audit`, `DROP TABLE owners`, `ALTER TABLE users DROP COLUMN disabled_at`,
 	`ALTER TABLE packages DROP COLUMN removed_at`, `ALTER TABLE packages DROP COLUMN removed_reason`,

@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -187,69 +185,5 @@ func TestOwnersAndAudit(t *testing.T) {
 	es, err := db.Audit(ctx, registry.AuditQuery{User: "ALICE", Package: "Pad", Limit: 1})
 	if err != nil || len(es) != 1 || es[0].Action != registry.AuditYank {
 		t.Errorf("audit: %+v %v", es, err)
-	}
-}
-
-// TestMigrationGaps: migrations written in parallel may leave a number
-// out; the database records going past it, and a binary that has that
-// migration applies it later.
-func TestMigrationGaps(t *testing.T) {
-	dir := t.TempDir()
-	db := open(t, dir)
-	db.Close()
-	raw, err := sql.Open("sqlite", filepath.Join(dir, "registry.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	skipped := func() []string {
-		t.Helper()
-		rows, err := raw.Query(`SELECT key FROM meta WHERE key LIKE 'skipped_migration_%' ORDER BY key`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var ks []string
-		for rows.Next() {
-			var k string
-			rows.Scan(&k)
-			ks = append(ks, k)
-		}
-		return ks
-	}
-	// The numbers this binary has no migration for are recorded.
-	entries, err := os.ReadDir("migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	for _, e := range entries {
-		have[strings.TrimLeft(e.Name()[:strings.Index(e.Name(), "_")], "0")] = true
-	}
-	var gaps []string
-	for n := 1; n <= 5; n++ {
-		if !have[strconv.Itoa(n)] {
-			gaps = append(gaps, "skipped_migration_"+strconv.Itoa(n))
-		}
-	}
-	if got := skipped(); strings.Join(got, ",") != strings.Join(gaps, ",") {
-		t.Fatalf("skipped after a fresh open: %v, want %v", got, gaps)
-	}
-	// A migration recorded as skipped is applied when the binary has it:
-	// pretend 5 was skipped, on a database without it.
-	for _, q := range append(undoModeration, `INSERT INTO meta (key, value) VALUES ('skipped_migration_5', '')`) {
-		if _, err := raw.Exec(q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	db = open(t, dir)
-	if _, err := db.Owners(context.Background(), "nope"); !errors.Is(err, registry.ErrNotFound) {
-		t.Errorf("migration 5 was not applied: %v", err)
-	}
-	if got := skipped(); strings.Join(got, ",") != strings.Join(gaps, ",") {
-		t.Errorf("skipped after applying 5: %v, want %v", got, gaps)
-	}
-	if have, want, err := db.SchemaVersion(context.Background()); err != nil || have != 5 || want != 5 {
-		t.Errorf("schema %d of %d, %v", have, want, err)
 	}
 }

@@ -164,37 +164,25 @@ func migrations() ([]migration, error) {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	for i, m := range ms {
-		if m.version < 1 || i > 0 && m.version == ms[i-1].version {
-			return nil, fmt.Errorf("migration %d: numbers must be distinct and above zero", m.version)
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migrations must be numbered 1..n without gaps; found %d at position %d", m.version, i+1)
 		}
 	}
 	return ms, nil
 }
 
-// SchemaVersion is the database's migration level and the binary's (its
-// highest migration).
+// SchemaVersion is the database's migration level and the binary's.
 func (db *DB) SchemaVersion(ctx context.Context) (have, want int, err error) {
 	ms, err := migrations()
 	if err != nil {
 		return 0, 0, err
 	}
 	err = db.rd.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have)
-	return have, ms[len(ms)-1].version, err
+	return have, len(ms), err
 }
-
-// skippedKey is the meta key recording that the database went past
-// migration n while this binary had no migration n.
-func skippedKey(n int) string { return "skipped_migration_" + strconv.Itoa(n) }
 
 // migrate applies each pending migration in its own transaction, which
 // also records the new level in user_version.
-//
-// Numbers may have gaps, because migrations are written on branches in
-// parallel (004 and 005, say) and merged in any order. Going past a
-// missing number is recorded in meta (skippedKey), and a later binary
-// that has that migration applies it then, so that no database misses
-// one. That is safe as long as migrations written in parallel touch
-// different tables, which their review must check.
 func (db *DB) migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
@@ -204,10 +192,10 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err := db.wr.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if want := ms[len(ms)-1].version; have > want {
-		return fmt.Errorf("%w (database at %d, binary knows %d): upgrade nessemble-registry", registry.ErrTooNew, have, want)
+	if have > len(ms) {
+		return fmt.Errorf("%w (database at %d, binary knows %d): upgrade nessemble-registry", registry.ErrTooNew, have, len(ms))
 	}
-	for _, m := range ms {
+	for _, m := range ms[have:] {
 		err := db.inTx(ctx, func(tx *sql.Tx) error {
 			// Read again under the write lock: another process opening
 			// the same folder may have applied it meanwhile.
@@ -215,29 +203,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&now); err != nil {
 				return err
 			}
-			skipped := false
-			if m.version <= now {
-				var one int // meta exists from migration 1 on
-				err := tx.QueryRowContext(ctx, `SELECT 1 FROM meta WHERE key = ?`, skippedKey(m.version)).Scan(&one)
-				if errors.Is(err, sql.ErrNoRows) {
-					return nil // applied
-				}
-				if err != nil {
-					return err
-				}
-				skipped = true
+			if now >= m.version {
+				return nil
 			}
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
-			}
-			if skipped {
-				_, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, skippedKey(m.version))
-				return err
-			}
-			for n := now + 1; n < m.version; n++ {
-				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO meta (key, value) VALUES (?, '')`, skippedKey(n)); err != nil {
-					return err
-				}
 			}
 			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version))
 			return err
