@@ -198,7 +198,7 @@ func (s *Server) routes() (r *httprouter.Router, reads []*readRoute) {
 		rr.match.Handle(http.MethodGet, rr.pattern, func(http.ResponseWriter, *http.Request, httprouter.Params) {})
 	}
 	get("/status", s.adapt(s.handleStatus))
-	post("/package/*path", s.handlePublish)
+	post("/package/*path", s.handlePackagePost) // publish, yank, unyank, owners (moderate.go)
 	r.Handle(http.MethodPut, "/package/*path", s.adapt(write(s.handlePublish)))
 	get("/reference", s.adapt(s.handleReference))
 	get("/reference/*path", s.adapt(s.handleReference))
