@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bundleMembers lists a bundle's member names, and decodes its header.
@@ -123,9 +124,41 @@ func TestExportImport(t *testing.T) {
 	}
 	installMatches(t, b.client(), "joypad@1.2.0")
 	installMatches(t, b.client(), "music@0.1.0")
+
+	// A yank after the last bundle travels in the next one.
+	m = nextSince.FindStringSubmatch(out2(t, "export", inc, "--data", src, "--since", m[1]))
+	if _, err := registryCmd(t, "", "yank", "joypad", "1.2.0", "--data", src); err != nil {
+		t.Fatal(err)
+	}
+	yanks := filepath.Join(stick, "week3.bundle")
+	if out := out2(t, "export", yanks, "--data", src, "--since", m[1]); !strings.Contains(out, "exported 1 versions (") {
+		t.Fatalf("export after a yank:\n%s", out)
+	}
+	if out := out2(t, "import", yanks, "--data", dst); !strings.Contains(out, ": 0 new packages, 0 new versions, 1 present") {
+		t.Fatalf("import of the yank:\n%s", out)
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if _, _, doc := fetch(t, b.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.1.0"`)) {
+			break
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("the imported yank is not served")
+		}
+	}
+	sameAnswers(t, a.url(), b.url(), append(titles, "music"))
 	if out, err := registryCmd(t, "", "check", "--data", dst); err != nil || out != "ok\n" {
 		t.Errorf("check: %q %v", out, err)
 	}
+}
+
+// out2 runs a command that must succeed and returns what it printed.
+func out2(t *testing.T, args ...string) string {
+	t.Helper()
+	out, _, err := runCmd(t, "", args...)
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+	return out
 }
 
 func mustFloat(t *testing.T, s string) float64 {

@@ -112,6 +112,9 @@ func printMirrorSummary(out io.Writer, s mirror.Summary) {
 	if s.Reference {
 		fmt.Fprintln(out, "reference documentation replaced")
 	}
+	if s.Moderated > 0 {
+		fmt.Fprintf(out, "applied %d yanks, unyanks and removals of the upstream\n", s.Moderated)
+	}
 	if s.UnknownKinds > 0 {
 		fmt.Fprintf(out, "passed over %d changes of kinds this version does not know\n", s.UnknownKinds)
 	}

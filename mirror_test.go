@@ -231,6 +231,30 @@ func TestMirror(t *testing.T) {
 	if data2, other2 := dataRequests(up); data2 != data1 || other2 != other1 {
 		t.Errorf("a run with nothing new fetched %d tarballs and %d other answers", data2-data1, other2-other1)
 	}
+
+	// A yank and a removal upstream reach the mirror too.
+	for _, args := range [][]string{{"yank", "joypad", "1.2.0"}, {"remove", "sprites@0.1.0", "--reason", "Broken"}} {
+		if _, err := registryCmd(t, "", append(args, "--data", upData)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the upstream follows its log every 250 ms
+	out, _, err = runCmd(t, "", "mirror", up.url(), "--data", local)
+	if err != nil || !strings.Contains(out, "applied 2 yanks, unyanks and removals of the upstream") {
+		t.Fatalf("mirror after a yank and a removal: %v\n%s", err, out)
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if _, _, doc := fetch(t, mir.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.1.0"`)) {
+			break
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("the mirror does not serve the yank")
+		}
+	}
+	sameAnswers(t, up.url(), mir.url(), append(titles, "music"))
+	if status, _, body := fetch(t, mir.url()+"/package/sprites/0.1.0/data", ""); status != http.StatusGone {
+		t.Errorf("removed version on the mirror: %d %s", status, body)
+	}
 	if out, err := registryCmd(t, "", "check", "--data", local); err != nil || out != "ok\n" {
 		t.Errorf("check: %q %v", out, err)
 	}

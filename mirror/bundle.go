@@ -53,6 +53,7 @@ type bundleVersion struct {
 	Description string   `json:"description"`
 	License     string   `json:"license"`
 	Tags        []string `json:"tags"`
+	Yanked      bool     `json:"yanked"`
 }
 
 const isoMillis = "2006-01-02T15:04:05.000Z"
@@ -97,14 +98,24 @@ func Export(ctx context.Context, core *registry.Service, w io.Writer, since int6
 	}
 	last = max(last, since)
 	sum := ExportSummary{Serial: last, Since: since}
-	var versions []registry.Version
+	var (
+		versions []registry.Version
+		seen     = map[string]bool{}
+	)
 	for _, c := range changes {
 		switch c.Kind {
-		case registry.ChangePublish:
+		case registry.ChangePublish, registry.ChangeYank, registry.ChangeUnyank:
+			// A version published, or yanked or restored, after since:
+			// in the bundle with its state as it is now.
+			key := strings.ToLower(c.Title) + " " + c.Version
+			if seen[key] || c.Version == "" {
+				continue
+			}
+			seen[key] = true
 			v, err := core.Version(ctx, c.Title, c.Version)
 			var ue *registry.Error
-			if errors.As(err, &ue) && ue.Kind == registry.NotFound {
-				continue // no longer stored
+			if errors.As(err, &ue) && (ue.Kind == registry.NotFound || ue.Kind == registry.Gone) {
+				continue // no longer stored, or removed
 			}
 			if err != nil {
 				return sum, err
@@ -147,7 +158,7 @@ func Export(ctx context.Context, core *registry.Service, w io.Writer, since int6
 		}
 		meta, _ := json.MarshalIndent(bundleVersion{Title: v.Title, Version: v.Version, Shasum: v.Shasum, Size: int64(len(data)),
 			Date: v.Published.UTC().Format(isoMillis), Author: v.Author, Description: v.Description, License: v.License,
-			Tags: v.Tags}, "", "  ")
+			Tags: v.Tags, Yanked: v.Yanked}, "", "  ")
 		dir := "packages/" + v.Title + "/" + v.Version + "/"
 		if err := put(dir+"version.json", append(meta, '\n')); err != nil {
 			return sum, err
@@ -271,6 +282,13 @@ func Import(ctx context.Context, core *registry.Service, r io.Reader) (ImportSum
 			}
 			added, err := core.AddMirrored(ctx, registry.Incoming{Title: bv.Title, Version: bv.Version, Shasum: bv.Shasum,
 				Published: at, Tarball: data})
+			if err == nil {
+				kind := registry.ChangeUnyank
+				if bv.Yanked {
+					kind = registry.ChangeYank
+				}
+				_, err = core.MirrorChange(ctx, registry.Change{Kind: kind, Title: bv.Title, Version: bv.Version})
+			}
 			switch {
 			case err != nil:
 				skip(what, err)

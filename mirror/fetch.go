@@ -72,6 +72,10 @@ type errRedirect struct{ msg string }
 
 func (e *errRedirect) Error() string { return e.msg }
 
+// missing says whether a status means that there is no such thing
+// (any more).
+func missing(status int) bool { return status == http.StatusNotFound || status == http.StatusGone }
+
 // errStatus is an answer of a status that is not retried, not 200 and not
 // 404.
 type errStatus struct {
@@ -89,8 +93,8 @@ func (e *errStatus) Error() string {
 }
 
 // get fetches base+path, retrying what is worth retrying. An answer of
-// 200 or 404 is returned; any other status is an error. A body over max
-// bytes is an error, read no further.
+// 200, 404 or 410 (removed, by this registry) is returned; any other
+// status is an error. A body over max bytes is an error, read no further.
 func (f *fetcher) get(ctx context.Context, path string, max int64) (*answer, error) {
 	u := f.base.String() + path
 	wait := f.cfg.Backoff
@@ -98,7 +102,7 @@ func (f *fetcher) get(ctx context.Context, path string, max int64) (*answer, err
 		a, err := f.once(ctx, u, max)
 		retry, after := retryable(a, err)
 		if !retry || attempt >= f.cfg.Attempts {
-			if err == nil && a.status != http.StatusOK && a.status != http.StatusNotFound {
+			if err == nil && a.status != http.StatusOK && !missing(a.status) {
 				err = &errStatus{url: u, status: a.status, msg: errorMessage(a.body)}
 			}
 			if err != nil && retry {
@@ -230,13 +234,13 @@ func printable(s string, n int) string {
 }
 
 // getJSON fetches base+path and decodes its JSON into v; found is false
-// for a 404.
+// for a 404 or 410.
 func (f *fetcher) getJSON(ctx context.Context, path string, max int64, v any) (found bool, err error) {
 	a, err := f.get(ctx, path, max)
 	if err != nil {
 		return false, err
 	}
-	if a.status == http.StatusNotFound {
+	if missing(a.status) {
 		return false, nil
 	}
 	if err := json.Unmarshal(a.body, v); err != nil {

@@ -137,6 +137,7 @@ type Summary struct {
 	Skipped      []Skip
 	Took         time.Duration
 	UnknownKinds int // feed entries of kinds this binary does not know, passed over
+	Moderated    int // yanks, unyanks and removals applied
 }
 
 // run is one mirror run.
@@ -238,7 +239,10 @@ func (r *run) viaFeed(ctx context.Context) error {
 		if pages == 0 {
 			r.cfg.Progress.Add(int(min(p.Last-since, int64(len(cs))*maxPages)))
 		}
-		var tasks []task
+		var (
+			tasks []task
+			later []registry.Change
+		)
 		for _, c := range cs {
 			if c.Serial <= since {
 				return fmt.Errorf("%s: the change feed went backwards (serial %d after %d)", r.key, c.Serial, since)
@@ -256,6 +260,11 @@ func (r *run) viaFeed(ctx context.Context) error {
 				if refSerial == 0 {
 					refSerial = c.Serial
 				}
+			case registry.ChangeYank, registry.ChangeUnyank, registry.ChangeRemove:
+				// After the page's versions are stored, in their order.
+				later = append(later, registry.Change{Serial: c.Serial, Kind: c.Kind, Title: c.Title, Version: c.Version})
+			case registry.ChangeOwners:
+				r.cfg.Progress.Done(0) // owners are accounts: never copied
 			default:
 				r.cfg.Progress.Done(0)
 				r.mu.Lock()
@@ -268,6 +277,29 @@ func (r *run) viaFeed(ctx context.Context) error {
 		firstFail, err := r.runTasks(ctx, tasks)
 		if err != nil {
 			return err
+		}
+		for _, c := range later {
+			r.cfg.Progress.Done(0)
+			if !validTitle(c.Title) || c.Version != "" && !semver.Valid(c.Version) {
+				continue // nothing of ours can have that name
+			}
+			changed, err := r.core.MirrorChange(ctx, c)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				r.skip(c.Kind+" of "+printable(c.Title, 64)+" "+printable(c.Version, 64), err)
+				if firstFail == 0 || c.Serial < firstFail {
+					firstFail = c.Serial
+				}
+				continue
+			}
+			if changed {
+				r.mu.Lock()
+				r.sum.Moderated++
+				r.mu.Unlock()
+				r.cfg.Log.Info("applied", "change", c.Kind, "package", c.Title, "version", c.Version)
+			}
 		}
 		if !failed {
 			if firstFail > 0 {
@@ -412,7 +444,7 @@ func (r *run) version(ctx context.Context, t task) (int64, error) {
 			return 0, err
 		}
 		if !found {
-			return 0, fmt.Errorf("its document answers 404")
+			return 0, fmt.Errorf("its document answers 404 or 410")
 		}
 		if !strings.EqualFold(doc.Title, t.title) || doc.Version != t.version {
 			return 0, fmt.Errorf("its document is of %s %s", printable(doc.Title, 64), printable(doc.Version, 64))
@@ -444,7 +476,7 @@ func (r *run) version(ctx context.Context, t task) (int64, error) {
 	if total := r.bytes.Add(n); total > r.cfg.MaxBytes {
 		return n, &errStop{fmt.Sprintf("stopped: this run downloaded more than its budget of %d bytes", r.cfg.MaxBytes)}
 	}
-	if a.status == http.StatusNotFound {
+	if missing(a.status) {
 		// Gone upstream since the feed named it (a later change removed
 		// it), or a broken upstream: only the first is no failure.
 		var doc struct{}
@@ -452,7 +484,7 @@ func (r *run) version(ctx context.Context, t task) (int64, error) {
 			r.cfg.Log.Info("no longer upstream; passed over", "package", t.title, "version", t.version)
 			return n, nil
 		}
-		return n, fmt.Errorf("its tarball answers 404")
+		return n, fmt.Errorf("its tarball answers %d", a.status)
 	}
 	if got := a.header.Get("X-Integrity"); !strings.EqualFold(got, t.shasum) {
 		return n, fmt.Errorf("X-Integrity %q is not the shasum %s", printable(got, 64), t.shasum)

@@ -390,9 +390,9 @@ func TestRetries(t *testing.T) {
 }
 
 // TestUnknownChangeKinds: kinds this binary does not know (a later
-// version's yank, say) are passed over with a log line, not a failure,
-// and so is a version the feed names that is gone upstream (document and
-// tarball 404).
+// version's, say) are passed over with a log line, not a failure, and so
+// is a version the feed names that is gone upstream (document and tarball
+// 404); a yank is applied to the mirrored version.
 func TestUnknownChangeKinds(t *testing.T) {
 	t.Parallel()
 	good := upload("good", "1.0.0", "alice")
@@ -400,12 +400,13 @@ func TestUnknownChangeKinds(t *testing.T) {
 		switch r.URL.Path {
 		case "/changes":
 			if r.URL.Query().Get("since") != "0" {
-				io.WriteString(w, `{"changes":[],"last":3,"next":null}`)
+				io.WriteString(w, `{"changes":[],"last":4,"next":null}`)
 				return
 			}
 			io.WriteString(w, `{"changes":[{"serial":1,"kind":"publish","title":"good","version":"1.0.0","shasum":"`+sha(good)+
 				`","date":"2025-01-01T00:00:00.000Z"},{"serial":2,"kind":"yank","title":"good","version":"1.0.0","shasum":"","date":"2025-01-02T00:00:00.000Z"},`+
-				`{"serial":3,"kind":"publish","title":"gone","version":"1.0.0","shasum":"`+sha(good)+`","date":"2025-01-01T00:00:00.000Z"}],"last":3,"next":null}`)
+				`{"serial":3,"kind":"rename","title":"good","version":"","shasum":"","date":"2025-01-02T00:00:00.000Z"},`+
+				`{"serial":4,"kind":"publish","title":"gone","version":"1.0.0","shasum":"`+sha(good)+`","date":"2025-01-01T00:00:00.000Z"}],"last":4,"next":null}`)
 		case "/package/good/1.0.0/data":
 			w.Header().Set("X-Integrity", sha(good))
 			w.Write(good)
@@ -418,15 +419,15 @@ func TestUnknownChangeKinds(t *testing.T) {
 	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	local := newReg(t)
 	sum, err := mirror.Run(context.Background(), local.core, cfg)
-	if err != nil || len(sum.Skipped) != 0 || sum.NewVersions != 1 || sum.UnknownKinds != 1 || sum.Serial != 3 {
+	if err != nil || len(sum.Skipped) != 0 || sum.NewVersions != 1 || sum.UnknownKinds != 1 || sum.Moderated != 1 || sum.Serial != 4 {
 		t.Fatalf("run: %v %+v", err, sum)
 	}
-	if !strings.Contains(logs.String(), "kind=yank") || !strings.Contains(logs.String(), "no longer upstream") {
+	if !strings.Contains(logs.String(), "kind=rename") || !strings.Contains(logs.String(), "no longer upstream") {
 		t.Errorf("no log line for the yank:\n%s", logs.String())
 	}
 	// The upload as stored is the upstream's byte for byte.
 	v, err := local.db.Version(context.Background(), "good", "1.0.0")
-	if err != nil || v.Shasum != sha(good) || v.Author != "alice" {
+	if err != nil || v.Shasum != sha(good) || v.Author != "alice" || !v.Yanked {
 		t.Fatalf("stored %+v, %v", v, err)
 	}
 	if got, err := local.db.Tarball(v.Shasum); err != nil || !bytes.Equal(got, good) {

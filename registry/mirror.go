@@ -68,6 +68,9 @@ func (s *Service) HaveVersion(ctx context.Context, title, version, shasum string
 	if err != nil {
 		return false, err
 	}
+	if v.Removed {
+		return true, nil // the operator removed it here: left so
+	}
 	if !strings.EqualFold(v.Shasum, shasum) {
 		return false, userErr(Conflict, "version "+version+" of "+title+" is stored here with shasum "+v.Shasum+
 			", upstream has "+shasum+"; kept the local one")
@@ -99,6 +102,9 @@ func (s *Service) AddMirrored(ctx context.Context, in Incoming) (Added, error) {
 		return mirrorRule(in.Title)(st)
 	}
 	_, err = s.store.Publish(ctx, MirrorOwner, v, in.Tarball, rule)
+	if errors.Is(err, errWithheld) {
+		return Added{}, nil
+	}
 	if errors.Is(err, ErrConflict) {
 		// Stored already: the same, or a conflict.
 		_, err := s.HaveVersion(ctx, in.Title, in.Version, in.Shasum)
@@ -140,12 +146,18 @@ func VerifyIncoming(in Incoming) (Version, error) {
 	}, nil
 }
 
+// errWithheld is a mirrored package that the operator removed here: a
+// mirror never brings it back.
+var errWithheld = errors.New("removed here by the operator")
+
 // mirrorRule lets a mirror add any version not stored yet of a package it
 // brought in, or create the package; a package published here is never
-// touched.
+// touched, nor one the operator removed.
 func mirrorRule(title string) func(Stored) error {
 	return func(st Stored) error {
 		switch {
+		case st.Removed:
+			return errWithheld
 		case st.Exists && !strings.EqualFold(st.Owner, MirrorOwner):
 			return userErr(Refused, "a package "+title+" was published on this registry; a mirror never changes it")
 		case st.HasVersion:
@@ -153,6 +165,48 @@ func mirrorRule(title string) func(Stored) error {
 		}
 		return nil
 	}
+}
+
+// errNothingToDo is a change from an upstream that already holds here,
+// or that is not the mirror's to make.
+var errNothingToDo = errors.New("nothing to do")
+
+// MirrorReason is the removal reason of what a mirror removes because its
+// upstream did.
+const MirrorReason = "Removed from the registry this one mirrors"
+
+// MirrorChange applies to a mirrored package a yank, unyank or removal
+// that the upstream's change feed reports (other kinds: nothing; owners
+// are accounts, which are never copied). A package published here is
+// never touched; a version the mirror does not have, or has in that state
+// already, is left as it is. It reports whether it changed anything.
+func (s *Service) MirrorChange(ctx context.Context, c Change) (bool, error) {
+	rule := func(want func(Stored) bool) func(Stored) error {
+		return func(st Stored) error {
+			if !st.Exists || !strings.EqualFold(st.Owner, MirrorOwner) || st.Removed ||
+				c.Version != "" && (!st.HasVersion || st.VersionRemoved) || !want(st) {
+				return errNothingToDo
+			}
+			return nil
+		}
+	}
+	var err error
+	switch c.Kind {
+	case ChangeYank, ChangeUnyank:
+		yank := c.Kind == ChangeYank
+		if c.Version == "" {
+			return false, nil
+		}
+		_, err = s.store.SetYanked(ctx, c.Title, c.Version, yank, rule(func(st Stored) bool { return st.Yanked != yank }))
+	case ChangeRemove:
+		err = s.store.Remove(ctx, c.Title, c.Version, MirrorReason, rule(func(Stored) bool { return true }))
+	default:
+		return false, nil
+	}
+	if errors.Is(err, errNothingToDo) || errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // MirrorReference replaces the reference with entries from another
