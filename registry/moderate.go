@@ -83,6 +83,9 @@ func YankRule(by Actor, title, version string, yanked bool) func(Stored) error {
 // It returns the package as it is then (Latest: what `install NAME`
 // gets now).
 func (s *Service) Yank(ctx context.Context, by Actor, title, version string, yanked bool) (Package, error) {
+	if err := s.writableBy(by); err != nil {
+		return Package{}, err
+	}
 	if title == "" || version == "" {
 		return Package{}, userErr(Invalid, "Name a package and a version")
 	}
@@ -141,6 +144,9 @@ func (s *Service) Owners(ctx context.Context, title string) (string, []string, e
 // it, and returns the package's title as stored and its owners then.
 // Only an existing account that is not disabled can become an owner.
 func (s *Service) ChangeOwner(ctx context.Context, by Actor, title, username string, add bool) (string, []string, error) {
+	if err := s.writableBy(by); err != nil {
+		return "", nil, err
+	}
 	if title == "" || username == "" {
 		return "", nil, userErr(Invalid, "Name a package and a user")
 	}

@@ -126,6 +126,8 @@ func TestReadOnly(t *testing.T) {
 		{"GET", "/user/logout", sign("GET", "/user/logout"), ""},
 		{"POST", "/user/forgotpassword", nil, `{"username":"alice"}`},
 		{"POST", "/user/resetpassword", sign("POST", "/user/resetpassword"), `{"username":"alice","password":"new password 1"}`},
+		{"POST", "/package/mirrored/1.0.0/yank", sign("POST", "/package/mirrored/1.0.0/yank"), ""},
+		{"POST", "/package/mirrored/owners/add", sign("POST", "/package/mirrored/owners/add"), `{"username":"alice"}`},
 	} {
 		wantError(t, e.do(w.method, w.path, w.hdr, w.body), http.StatusForbidden, msg)
 	}
