@@ -86,7 +86,7 @@ are never changed. Exits non-zero when a version was skipped.`,
 				cfg.Progress = bar
 			}
 			sum, err := mirror.Run(cmd.Context(), core, cfg)
-			printMirrorSummary(cmd.OutOrStdout(), sum)
+			printMirrorSummary(cmd.OutOrStdout(), sum, err != nil)
 			if err != nil {
 				return err
 			}
@@ -101,14 +101,19 @@ are never changed. Exits non-zero when a version was skipped.`,
 	return cmd
 }
 
-// printMirrorSummary says what a run did, and what it skipped and why.
-func printMirrorSummary(out io.Writer, s mirror.Summary) {
+// printMirrorSummary says what a run did, and what it skipped and why;
+// stopped says the run did not finish (its error follows).
+func printMirrorSummary(out io.Writer, s mirror.Summary, stopped bool) {
 	how := "package list"
 	if s.Feed {
 		how = fmt.Sprintf("change feed, now at serial %d", s.Serial)
 	}
-	fmt.Fprintf(out, "mirrored %s (%s): %d new packages, %d new versions, %d present, %s downloaded, in %s\n",
-		s.Upstream, how, s.NewPackages, s.NewVersions, s.Present, byteSize(s.Bytes), s.Took.Round(time.Millisecond))
+	verb := "mirrored"
+	if stopped {
+		verb, how = "stopped mirroring", "until the error below"
+	}
+	fmt.Fprintf(out, "%s %s (%s): %d new packages, %d new versions, %d present, %s downloaded, in %s\n",
+		verb, s.Upstream, how, s.NewPackages, s.NewVersions, s.Present, byteSize(s.Bytes), s.Took.Round(time.Millisecond))
 	if s.Reference {
 		fmt.Fprintln(out, "reference documentation replaced")
 	}
