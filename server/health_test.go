@@ -1,0 +1,75 @@
+package server_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nessemble/nessemble-registry/server"
+)
+
+func TestHealthAndReadiness(t *testing.T) {
+	// A limit of 2 requests a minute: probes must not count against it.
+	e := newEnv(t, server.Config{RateLimit: 2, RateWindow: time.Minute})
+	// A registry whose readiness is its data folder's.
+	ready := start(t, envOptions{ready: true})
+
+	for i := 0; i < 5; i++ {
+		for _, path := range []string{"/healthz", "/readyz", "/v1/healthz"} {
+			r := ready.get(path)
+			if r.status != 200 {
+				t.Fatalf("GET %s #%d = %d %s", path, i, r.status, r.body)
+			}
+			if ct, cc := r.header.Get("Content-Type"), r.header.Get("Cache-Control"); ct != "application/json" || cc == "" || r.header.Get("ETag") != "" {
+				t.Errorf("GET %s: Content-Type %q, Cache-Control %q, ETag %q", path, ct, cc, r.header.Get("ETag"))
+			}
+		}
+	}
+	if got := ready.get("/healthz").json(t)["status"]; got != "ok" {
+		t.Errorf("healthz status %v", got)
+	}
+	if got := ready.get("/readyz").json(t)["status"]; got != "ready" {
+		t.Errorf("readyz status %v", got)
+	}
+	// The same registry's other routes are rate limited as before.
+	e.get("/status")
+	e.get("/status")
+	if r := e.get("/status"); r.status != 429 {
+		t.Errorf("third /status at 2 a minute = %d", r.status)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if r := e.get(path); r.status != 200 {
+			t.Errorf("%s for a rate-limited address = %d %s", path, r.status, r.body)
+		}
+	}
+
+	// The data folder stops taking files: tmp/ replaced by a file (a
+	// permission would not stop root, who runs CI).
+	tmp := filepath.Join(ready.db.Dir(), "tmp")
+	if err := os.Remove(tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the second a result is kept
+	r := ready.get("/readyz")
+	wantError(t, r, 503, "Not ready: the data folder is not writable")
+	if r := ready.get("/healthz"); r.status != 200 {
+		t.Errorf("healthz while not ready = %d", r.status)
+	}
+	os.Remove(tmp)
+	if err := os.Mkdir(tmp, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if r := ready.get("/readyz"); r.status != 200 {
+		t.Errorf("readyz once writable again = %d %s", r.status, r.body)
+	}
+
+	// The database goes away.
+	ready.db.Close()
+	time.Sleep(1100 * time.Millisecond)
+	wantError(t, ready.get("/readyz"), 503, "Not ready: the database does not answer")
+}
