@@ -335,3 +335,46 @@ func TestServeUnderSystemd(t *testing.T) {
 		t.Errorf("%d lives logged socket activation\n%s", got, logs.String())
 	}
 }
+
+// TestServeUnderSystemdSocketActivate has systemd's own tool hand the
+// built binary its socket (systemd-socket-activate, from the systemd
+// package that .ci/run installs): the same protocol as the service
+// manager, written by systemd, not by this test.
+func TestServeUnderSystemdSocketActivate(t *testing.T) {
+	tool, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Skip("systemd-socket-activate is not installed (Debian package systemd)")
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(tool, "-l", addr, registryBinary(t), "serve", "--data", t.TempDir(), "--addr", "192.0.2.1:80")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The tool listens first and starts the registry on the first
+	// connection, which the registry then answers.
+	var res *http.Response
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		res, err = http.Get("http://" + addr + "/readyz")
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("GET /readyz: %v\n%s", err, logs.String())
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("GET /readyz = %d", res.StatusCode)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "listening on the socket systemd passed") {
+		t.Errorf("no socket activation in the log:\n%s", logs.String())
+	}
+}
