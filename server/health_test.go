@@ -32,9 +32,17 @@ func TestHealthAndReadiness(t *testing.T) {
 	if got := ready.get("/readyz").json(t)["status"]; got != "ready" {
 		t.Errorf("readyz status %v", got)
 	}
-	// The same registry's other routes are rate limited as before.
-	e.get("/status")
-	e.get("/status")
+	// Probes do not use up an address's requests, and other routes are
+	// rate limited as before.
+	for i := 0; i < 3; i++ {
+		e.get("/healthz")
+		e.get("/readyz")
+	}
+	for i := 0; i < 2; i++ {
+		if r := e.get("/status"); r.status != 200 {
+			t.Fatalf("/status #%d after probes, at 2 a minute = %d", i+1, r.status)
+		}
+	}
 	if r := e.get("/status"); r.status != 429 {
 		t.Errorf("third /status at 2 a minute = %d", r.status)
 	}

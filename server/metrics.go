@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -85,7 +86,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		m.logins.WithLabelValues(r)
 	}
 	if s.cfg.Stats != nil {
-		reg.MustRegister(&dataCollector{stats: s.cfg.Stats, log: s})
+		reg.MustRegister(&dataCollector{stats: s.cfg.Stats, log: s.log})
 	}
 	return m
 }
@@ -225,7 +226,7 @@ var statusReasons = map[int]string{
 // dataCollector reports what the data folder holds, asked at each scrape.
 type dataCollector struct {
 	stats func(context.Context) (DataStats, error)
-	log   *Server
+	log   *slog.Logger
 }
 
 var dataDescs = struct{ packages, versions, users, dbBytes, tarBytes *prometheus.Desc }{
@@ -250,7 +251,7 @@ func (d *dataCollector) Collect(ch chan<- prometheus.Metric) {
 	st, err := d.stats(ctx)
 	if err != nil {
 		// The scrape shows the error; the log says why.
-		d.log.log.Error("metrics: could not count the data folder", "err", err)
+		d.log.Error("metrics: could not count the data folder", "err", err)
 		ch <- prometheus.NewInvalidMetric(dataDescs.packages, err)
 		return
 	}

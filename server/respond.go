@@ -119,11 +119,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		c.preflight()
 		return
 	}
-	var ok bool
-	if probe := rq.path == "/healthz" || rq.path == "/readyz"; probe {
-		// A probe is never refused for a busy address: a load balancer
-		// or monitor behind a NAT must still see the truth.
-	} else if rq.rate, ok = s.limiter.take(clientAddr(r), rq.start); !ok {
+	// Probes neither count against an address's limit nor are refused
+	// by it: a monitor behind a busy NAT must still see the truth.
+	probe := rq.path == "/healthz" || rq.path == "/readyz"
+	ok := probe
+	if !probe {
+		rq.rate, ok = s.limiter.take(clientAddr(r), rq.start)
+	}
+	if !ok {
 		if s.m != nil {
 			s.m.rateLimited.Inc()
 		}
