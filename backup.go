@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/nessemble/nessemble-registry/store"
 )
@@ -32,6 +33,9 @@ runs as.`,
 			var info store.BackupInfo
 			var err error
 			if args[0] == "-" {
+				if f, ok := cmd.OutOrStdout().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+					return fmt.Errorf("backup -: standard output is a terminal; redirect it to a file or a pipe")
+				}
 				w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
 				if info, err = store.Backup(cmd.Context(), data, w); err == nil {
 					err = w.Flush()

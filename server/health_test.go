@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -80,4 +82,24 @@ func TestHealthAndReadiness(t *testing.T) {
 	ready.db.Close()
 	time.Sleep(1100 * time.Millisecond)
 	wantError(t, ready.get("/readyz"), 503, "Not ready: the database does not answer")
+}
+
+// TestReadinessWhileShuttingDown asks a server whose Shutdown has begun:
+// it is no longer ready, though still healthy.
+func TestReadinessWhileShuttingDown(t *testing.T) {
+	e := start(t, envOptions{ready: true})
+	srv := server.New(server.Config{RateLimit: -1, Ready: e.db.Ready}, e.core, discardLogger())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The handler alone, as it serves the connections Shutdown waits for.
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	e.ts.URL = ts.URL
+	wantError(t, e.get("/readyz"), 503, "Not ready: the registry is shutting down")
+	if r := e.get("/healthz"); r.status != 200 {
+		t.Errorf("healthz while shutting down = %d", r.status)
+	}
 }
