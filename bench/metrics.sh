@@ -46,7 +46,7 @@ go build -o "$tmp/seed" ./bench/seed
 start() { # PORT EXTRA... -> pid
   local port=$1; shift
   "$tmp/nessemble-registry" serve --data "$tmp/data" --addr "127.0.0.1:$port" \
-    --rate-limit 100000000 "$@" 2>>"$tmp/registry.log" &
+    --rate-limit 100000000 "$@" >>"$tmp/registry.log" 2>&1 &
   echo $!
 }
 wait_up() { for _ in $(seq 100); do curl -sf "$1/status" >/dev/null && return; sleep 0.05; done; echo "bench: registry did not start" >&2; exit 1; }
