@@ -43,16 +43,16 @@ off=http://127.0.0.1:$off_port; on=http://127.0.0.1:$on_port
 go build -o "$tmp/nessemble-registry" .
 go build -o "$tmp/seed" ./bench/seed
 
-start() { # PORT EXTRA... -> pid
+start() { # PORT EXTRA... -> started_pid (a child of this shell, so cleanup can wait)
   local port=$1; shift
   "$tmp/nessemble-registry" serve --data "$tmp/data" --addr "127.0.0.1:$port" \
     --rate-limit 100000000 "$@" >>"$tmp/registry.log" 2>&1 &
-  echo $!
+  started_pid=$!
 }
 wait_up() { for _ in $(seq 100); do curl -sf "$1/status" >/dev/null && return; sleep 0.05; done; echo "bench: registry did not start" >&2; exit 1; }
-off_pid=$(start "$off_port"); wait_up "$off"
+start "$off_port"; off_pid=$started_pid; wait_up "$off"
 "$tmp/seed" -registry "$off" -packages 200 -versions 3 >/dev/null
-on_pid=$(start "$on_port" --metrics-addr "127.0.0.1:$metrics_port"); wait_up "$on"
+start "$on_port" --metrics-addr "127.0.0.1:$metrics_port"; on_pid=$started_pid; wait_up "$on"
 
 clk=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
