@@ -204,7 +204,7 @@ instead of --addr.`,
 	f.IntVar(&cfg.smtp.Port, "smtp-port", 0, "mail server port (default 587 for starttls, 465 for tls, 25 for none)")
 	f.StringVar(&cfg.smtp.TLS, "smtp-tls", mail.StartTLS, "mail server security: starttls, tls (implicit) or none (only for a relay on this host)")
 	f.StringVar(&cfg.smtp.User, "smtp-user", "", "mail server user for AUTH PLAIN; its password comes from --smtp-password-file or NESSEMBLE_REGISTRY_SMTP_PASSWORD")
-	f.Var(passwordFile{&cfg.smtp.Password}, "smtp-password-file", "file holding the mail server password (env NESSEMBLE_REGISTRY_SMTP_PASSWORD)")
+	f.Var(&passwordFile{p: &cfg.smtp.Password}, "smtp-password-file", "file holding the mail server password (env NESSEMBLE_REGISTRY_SMTP_PASSWORD)")
 	f.StringVar(&cfg.smtp.From, "smtp-from", "", "sender of password-reset emails, e.g. \"Registry <registry@example.org>\"")
 	return cmd
 }
