@@ -49,6 +49,69 @@ func BenchmarkBackup(b *testing.B) {
 	b.ReportMetric(float64(size)/(1<<20), "MiB")
 }
 
+// BenchmarkBackupWhilePublishing is BenchmarkBackup on a copy of the
+// same folder while a publisher stores versions as fast as it can
+// (durably, as the server does), and reports how many it stored during
+// the backup and the slowest of them: what a backup holds up.
+func BenchmarkBackupWhilePublishing(b *testing.B) {
+	const n = 10_000
+	seed := filepath.Join(os.TempDir(), "nessemble-registry-bench-backup-"+strconv.Itoa(n))
+	if _, err := os.Stat(filepath.Join(seed, "seeded")); err != nil {
+		seedBackup(b, seed, n)
+	}
+	dir := filepath.Join(b.TempDir(), "data")
+	if err := os.CopyFS(dir, os.DirFS(seed)); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	out := filepath.Join(b.TempDir(), "backup.tar")
+	var published int
+	var slowest time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			for v := 0; ; v++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ver := registry.Version{Title: fmt.Sprintf("live-%d", i), Version: fmt.Sprintf("1.%d.0", v),
+					Description: "Published during a backup", Author: "bench", License: "MIT",
+					Tags: []string{"live"}, Readme: "# live\n"}
+				start := time.Now()
+				if _, err := db.Publish(ctx, "bench", ver, []byte(ver.Title+" "+ver.Version), registry.PublishRule("bench", registry.Import, ver.Title, ver.Version)); err != nil {
+					b.Error(err)
+					return
+				}
+				slowest = max(slowest, time.Since(start))
+				published++
+			}
+		}()
+		time.Sleep(50 * time.Millisecond) // the publisher is under way
+		f, err := os.Create(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := store.Backup(ctx, dir, f); err != nil {
+			b.Fatal(err)
+		}
+		f.Sync()
+		f.Close()
+		close(stop)
+		<-done
+	}
+	b.ReportMetric(float64(published)/float64(b.N), "publishes/backup")
+	b.ReportMetric(float64(slowest)/1e6, "slowest-publish-ms")
+}
+
 func seedBackup(b *testing.B, dir string, n int) {
 	b.Helper()
 	os.RemoveAll(dir)
