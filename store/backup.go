@@ -68,25 +68,32 @@ func Backup(ctx context.Context, dir string, w io.Writer) (BackupInfo, error) {
 	}
 	defer os.RemoveAll(tmp)
 	snap := filepath.Join(tmp, dbFile)
-	info, sums, err := snapshot(ctx, path, snap)
-	if err != nil {
-		return BackupInfo{}, err
-	}
-
 	f := files{dir: dir}
+	// A removal (store.Remove) deletes tarballs after its commit: one that
+	// lands between the snapshot and the copy takes files the snapshot
+	// still names. Such a snapshot is taken again; nothing is written to w
+	// until one names only files that are there.
+	var info BackupInfo
+	var sums []string
+	for attempt := 1; ; attempt++ {
+		if err := os.Remove(snap); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return BackupInfo{}, fmt.Errorf("backup: %w", err)
+		}
+		info, sums, err = snapshot(ctx, path, snap)
+		if err != nil {
+			return BackupInfo{}, err
+		}
+		err = info.sizeTarballs(f, sums)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 3 {
+			return BackupInfo{}, fmt.Errorf("backup: tarball of a stored version: %w (run check)", err)
+		}
+	}
 	tw := tar.NewWriter(w)
 	hdr := func(name string, size int64) *tar.Header {
 		return &tar.Header{Name: name, Mode: 0o640, Size: size, ModTime: info.Created, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
-	}
-	// The manifest comes first, so a restore knows what to expect. Tarball
-	// sizes come from the files, so they are stat'ed before it is written.
-	for _, sum := range sums {
-		p, _ := f.path(sum)
-		st, err := os.Stat(p)
-		if err != nil {
-			return BackupInfo{}, fmt.Errorf("backup: tarball of a stored version: %w (run check)", err)
-		}
-		info.TarballBytes += st.Size()
 	}
 	man, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
@@ -124,6 +131,21 @@ func Backup(ctx context.Context, dir string, w io.Writer) (BackupInfo, error) {
 	return info, nil
 }
 
+// sizeTarballs adds up the sizes of the tarballs sums names: the manifest,
+// written first, says how many bytes a restore should expect.
+func (info *BackupInfo) sizeTarballs(f files, sums []string) error {
+	info.TarballBytes = 0
+	for _, sum := range sums {
+		p, _ := f.path(sum)
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		info.TarballBytes += st.Size()
+	}
+	return nil
+}
+
 // snapshot copies the database at path to snap in one read transaction
 // and returns its manifest and the tarballs it names, read from the copy.
 func snapshot(ctx context.Context, path, snap string) (BackupInfo, []string, error) {
@@ -152,7 +174,7 @@ func snapshot(ctx context.Context, path, snap string) (BackupInfo, []string, err
 	if err != nil {
 		return BackupInfo{}, nil, fmt.Errorf("backup: read the snapshot: %w", err)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT DISTINCT shasum FROM versions ORDER BY shasum`)
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT shasum FROM versions WHERE removed_at IS NULL ORDER BY shasum`)
 	if err != nil {
 		return BackupInfo{}, nil, fmt.Errorf("backup: read the snapshot: %w", err)
 	}

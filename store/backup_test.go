@@ -168,3 +168,34 @@ func TestRestoreRefusesDamagedBackups(t *testing.T) {
 		})
 	}
 }
+
+// TestBackupOfRemovedVersions: a removed version keeps its row but not
+// its tarball; the backup carries the rest, and the restored registry
+// still refuses the removed version and passes check.
+func TestBackupOfRemovedVersions(t *testing.T) {
+	ctx := context.Background()
+	dir, _, _ := backupOf(t)
+	db := open(t, dir)
+	if err := db.Remove(ctx, "alpha", "1.1.0", "malware", allow); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	info, err := store.Backup(ctx, dir, &buf)
+	if err != nil {
+		t.Fatalf("backup of a registry with a removed version: %v", err)
+	}
+	if info.Versions != 3 || info.Tarballs != 2 {
+		t.Errorf("manifest %+v, want 3 versions and 2 tarballs", info)
+	}
+	dst := filepath.Join(t.TempDir(), "restored")
+	if _, err := store.Restore(ctx, &buf, dst); err != nil {
+		t.Fatal(err)
+	}
+	b := open(t, dst)
+	if v, err := b.Version(ctx, "alpha", "1.1.0"); err != nil || !v.Removed || v.RemovedReason != "malware" {
+		t.Errorf("restored removed version: %+v %v", v, err)
+	}
+	if probs, err := b.Check(ctx, false); err != nil || len(probs) > 0 {
+		t.Errorf("check after restore: %v %v", probs, err)
+	}
+}
