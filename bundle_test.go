@@ -138,7 +138,7 @@ func TestExportImport(t *testing.T) {
 		t.Fatalf("import of the yank:\n%s", out)
 	}
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if _, _, doc := fetch(t, b.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.1.0"`)) {
+		if _, _, doc := getURL(t, b.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.1.0"`)) {
 			break
 		}
 		if time.Since(start) > 2*time.Second {

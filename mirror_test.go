@@ -51,8 +51,8 @@ func seedVersions(t *testing.T, data string, keys ...string) {
 	}
 }
 
-// fetch GETs a URL and returns its status, one header and body.
-func fetch(t *testing.T, u, header string) (int, string, []byte) {
+// getURL GETs a URL and returns its status, one header and body.
+func getURL(t *testing.T, u, header string) (int, string, []byte) {
 	t.Helper()
 	res, err := http.Get(u)
 	if err != nil {
@@ -79,8 +79,8 @@ func sameAnswers(t *testing.T, upURL, mirrorURL string, titles []string, refPath
 	t.Helper()
 	compare := func(path, header string) []byte {
 		t.Helper()
-		s1, h1, b1 := fetch(t, upURL+path, header)
-		s2, h2, b2 := fetch(t, mirrorURL+path, header)
+		s1, h1, b1 := getURL(t, upURL+path, header)
+		s2, h2, b2 := getURL(t, mirrorURL+path, header)
 		b2 = bytes.ReplaceAll(b2, []byte(mirrorURL), []byte(upURL))
 		if owners := ownersField.Find(b2); owners != nil {
 			if string(owners) != `"owners":["@mirror"]` {
@@ -212,7 +212,7 @@ func TestMirror(t *testing.T) {
 	}
 	// The running mirror follows its data folder's change log every 250 ms.
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if _, _, doc := fetch(t, mir.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.2.0"`)) {
+		if _, _, doc := getURL(t, mir.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.2.0"`)) {
 			break
 		}
 		if time.Since(start) > 2*time.Second {
@@ -244,7 +244,7 @@ func TestMirror(t *testing.T) {
 		t.Fatalf("mirror after a yank and a removal: %v\n%s", err, out)
 	}
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if _, _, doc := fetch(t, mir.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.1.0"`)) {
+		if _, _, doc := getURL(t, mir.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.1.0"`)) {
 			break
 		}
 		if time.Since(start) > 2*time.Second {
@@ -252,7 +252,7 @@ func TestMirror(t *testing.T) {
 		}
 	}
 	sameAnswers(t, up.url(), mir.url(), append(titles, "music"))
-	if status, _, body := fetch(t, mir.url()+"/package/sprites/0.1.0/data", ""); status != http.StatusGone {
+	if status, _, body := getURL(t, mir.url()+"/package/sprites/0.1.0/data", ""); status != http.StatusGone {
 		t.Errorf("removed version on the mirror: %d %s", status, body)
 	}
 	if out, err := registryCmd(t, "", "check", "--data", local); err != nil || out != "ok\n" {
@@ -434,7 +434,7 @@ func TestServeMirror(t *testing.T) {
 			}
 		}
 	}
-	within("first run", 5*time.Second, func() bool { s, _, _ := fetch(t, mir.url()+"/package/joypad", ""); return s == 200 })
+	within("first run", 5*time.Second, func() bool { s, _, _ := getURL(t, mir.url()+"/package/joypad", ""); return s == 200 })
 	installMatches(t, mir.client(), "joypad@1.0.0")
 
 	token, err := up.client().Login("teacher", faultPassword)
@@ -444,7 +444,7 @@ func TestServeMirror(t *testing.T) {
 	if _, err := up.client().Publish("teacher", token, packTgz("joypad", "1.1.0", "teacher", libAsmFor("joypad", "1.1.0"))); err != nil {
 		t.Fatal(err)
 	}
-	within("new version", 3*time.Second, func() bool { s, _, _ := fetch(t, mir.url()+"/package/joypad/1.1.0", ""); return s == 200 })
+	within("new version", 3*time.Second, func() bool { s, _, _ := getURL(t, mir.url()+"/package/joypad/1.1.0", ""); return s == 200 })
 	installMatches(t, mir.client(), "joypad@1.1.0")
 	if n := mir.logged("mirror run done"); n < 2 {
 		t.Errorf("%d mirror runs logged", n)
