@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 }
 
 // registryBinary builds nessemble-registry from this package, once.
-func registryBinary(t *testing.T) string {
+func registryBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "nessemble-registry-bin-")

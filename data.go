@@ -13,6 +13,7 @@ import (
 	"github.com/nessemble/nessemble-registry/blobs"
 	"github.com/nessemble/nessemble-registry/postgres"
 	"github.com/nessemble/nessemble-registry/registry"
+	"github.com/nessemble/nessemble-registry/server"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -22,7 +23,22 @@ type dataStore interface {
 	Check(ctx context.Context, repair bool) ([]blobs.Problem, error)
 	RemoveLeftovers(ctx context.Context) ([]blobs.Problem, error)
 	Blobs() blobs.Store
+	Ping(ctx context.Context) error
+	Ready(ctx context.Context) (problem string, err error)
 	Close() error
+}
+
+// dataStats is what either backend holds, for the metrics.
+func dataStats(ctx context.Context, db dataStore) (server.DataStats, error) {
+	switch db := db.(type) {
+	case *store.DB:
+		st, err := db.Stats(ctx)
+		return server.DataStats(st), err
+	case *postgres.DB:
+		st, err := db.Stats(ctx)
+		return server.DataStats(st), err
+	}
+	return server.DataStats{}, fmt.Errorf("no statistics of %T", db)
 }
 
 var (

@@ -16,12 +16,6 @@ import (
 	"github.com/nessemble/nessemble-registry/registry"
 )
 
-// migrateStore is what migrate-data needs of both ends.
-type migrateStore interface {
-	dataStore
-	Users(ctx context.Context) ([]registry.User, error)
-}
-
 func newMigrateDataCmd() *cobra.Command {
 	var (
 		data, toData string
@@ -70,8 +64,7 @@ again, and ask for a new reset.`,
 				return fmt.Errorf("destination: %w", err)
 			}
 			defer dst.Close()
-			s, d := src.(migrateStore), dst.(migrateStore)
-			return migrateData(ctx, s, d, cmd.OutOrStdout())
+			return migrateData(ctx, src, dst, cmd.OutOrStdout())
 		},
 	}
 	dataFlag(cmd, &data)
@@ -84,8 +77,8 @@ again, and ask for a new reset.`,
 
 // migrateData copies src to dst, skipping what dst holds already, then
 // verifies dst against src.
-func migrateData(ctx context.Context, src, dst migrateStore, out io.Writer) error {
-	users, err := src.Users(ctx)
+func migrateData(ctx context.Context, src, dst dataStore, out io.Writer) error {
+	users, err := src.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
@@ -168,7 +161,7 @@ type ownedVersion struct {
 
 // allVersions lists every version of src, oldest publish first, so that
 // the destination's change log and packages grow as the source's did.
-func allVersions(ctx context.Context, src migrateStore) ([]ownedVersion, error) {
+func allVersions(ctx context.Context, src dataStore) ([]ownedVersion, error) {
 	var all []ownedVersion
 	const page = 100
 	for off := 0; ; off += page {
@@ -210,7 +203,7 @@ func sameVersion(a, b registry.Version) bool {
 
 // verifyMigration reads everything back from dst and compares it with
 // what was read from src.
-func verifyMigration(ctx context.Context, src, dst migrateStore, users []registry.User, versions []ownedVersion, ref []reference.Entry) error {
+func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.User, versions []ownedVersion, ref []reference.Entry) error {
 	for _, u := range users {
 		have, err := dst.UserByLogin(ctx, u.Username)
 		if err != nil || !sameUser(have, u) {

@@ -17,9 +17,9 @@ import (
 	"github.com/nessemble/nessemble-registry/store"
 )
 
-// seedVersions publishes n versions of each title straight into the
+// seedRuns publishes n versions of each title straight into the
 // SQLite folder data, as publishes would.
-func seedVersions(t *testing.T, data string, titles []string, from, n int) {
+func seedRuns(t *testing.T, data string, titles []string, from, n int) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, data)
@@ -52,7 +52,7 @@ func TestMigrateData(t *testing.T) {
 	addUser(t, data, "alice")
 	addUser(t, data, "bob")
 	titles := []string{"pad", "snd", "gfx", "map"}
-	seedVersions(t, data, titles, 0, 15)
+	seedRuns(t, data, titles, 0, 15)
 	tree := writeTree(t, map[string]string{"songs/ode.txt": "Ode to joy\n", "songs/air.txt": "Air\n"})
 	if _, err := registryCmd(t, "", "import-reference", tree, "--data", data); err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestMigrateData(t *testing.T) {
 	}
 
 	// More on the source: the next run copies only that.
-	seedVersions(t, data, titles[:1], 15, 2)
+	seedRuns(t, data, titles[:1], 15, 2)
 	out, err = registryCmd(t, "", toPG...)
 	if err != nil {
 		t.Fatal(err)

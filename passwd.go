@@ -27,12 +27,12 @@ standard input with --password-stdin. Every login token of the user is
 revoked and any pending password reset is cancelled.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			core, closeData, err := openRegistry(cmd, data)
 			if err != nil {
 				return err
 			}
 			defer closeData()
+			ctx := cmd.Context()
 			// Find the user before asking for a password a typo would waste.
 			u, err := core.UserByLogin(ctx, args[0])
 			if errors.Is(err, registry.ErrNotFound) {
@@ -45,7 +45,7 @@ revoked and any pending password reset is cancelled.`,
 			if err != nil {
 				return err
 			}
-			if err := core.SetPassword(ctx, u.ID, password); err != nil {
+			if err := core.SetPassword(ctx, u, password); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed; the user was logged out everywhere\n", u.Username)
@@ -60,13 +60,16 @@ revoked and any pending password reset is cancelled.`,
 // passwordFile is a flag naming a file that holds a password: setting the
 // flag reads the file into *p, so the secret stays off the command line
 // and out of the process list.
-type passwordFile struct{ p *string }
+type passwordFile struct {
+	p    *string
+	path string // shown by String, as the configuration serve logs
+}
 
-func (f passwordFile) String() string { return "" }
+func (f *passwordFile) String() string { return f.path }
 
-func (f passwordFile) Type() string { return "file" }
+func (f *passwordFile) Type() string { return "file" }
 
-func (f passwordFile) Set(path string) error {
+func (f *passwordFile) Set(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -75,6 +78,6 @@ func (f passwordFile) Set(path string) error {
 	if pw == "" || strings.ContainsAny(pw, "\r\n") {
 		return fmt.Errorf("%s must hold the password on one line", path)
 	}
-	*f.p = pw
+	*f.p, f.path = pw, path
 	return nil
 }

@@ -25,7 +25,8 @@ type Store interface {
 	// Get returns the blob; registry.ErrDamaged when it is missing or does
 	// not match sum.
 	Get(ctx context.Context, sum string) ([]byte, error)
-	// Remove deletes a blob that Put created for a publish that failed.
+	// Remove deletes a blob: one that Put created for a publish that
+	// failed, or that of a removed version.
 	Remove(ctx context.Context, sum string) error
 	// Verify checks one stored version's blob: what is "" when it is
 	// there and matches sum; where names it for the operator.
@@ -35,6 +36,10 @@ type Store interface {
 	// removes each that remove says to. The caller makes sure that no
 	// publish is under way meanwhile (see store.DB.Check).
 	Sweep(ctx context.Context, known map[string]bool, remove func(Problem) bool) ([]Problem, error)
+	// Ready reports whether the store can take a new blob now (for
+	// /readyz): problem is a short reason fit for anyone to read, err the
+	// details for the log.
+	Ready(ctx context.Context) (problem string, err error)
 	// String says where the blobs are, for logs and check.
 	String() string
 }

@@ -267,3 +267,44 @@ func removeIf(p Problem, remove func(Problem) bool) Problem {
 	}
 	return p
 }
+
+// The layout of a data folder's tarballs, for the backup and restore of
+// a data folder (store.Backup, store.Restore), which copy it file by file.
+const (
+	TarballDir = tarballDir // the tarballs, in shards by the SHA-1's first two digits
+	TmpDir     = tmpDir     // temporary uploads
+)
+
+// At is the Dir of the data folder dir, which must exist (see OpenDir):
+// it creates nothing.
+func At(dir string) Dir { return Dir{dir: dir} }
+
+// Path is the file that holds the tarball sum.
+func (f Dir) Path(sum string) (string, error) { return f.path(sum) }
+
+// SyncDir makes a folder's entries durable (fsync of the folder).
+func SyncDir(dir string) error { return syncDir(dir) }
+
+// Ready writes, syncs and removes a file in the data folder: a full disk
+// or a read-only mount fails here before a publish does. The file is
+// named and locked like a publish's temporary file, so that a sweep by
+// check or by another server leaves it alone.
+func (f Dir) Ready(context.Context) (problem string, err error) {
+	const bad = "the data folder is not writable"
+	t, err := os.CreateTemp(filepath.Join(f.dir, tmpDir), uploadPrefix+"ready-*")
+	if err != nil {
+		return bad, err
+	}
+	defer os.Remove(t.Name())
+	defer t.Close()
+	if err := lockFile(t); err != nil {
+		return bad, err
+	}
+	if _, err := t.Write([]byte{'\n'}); err != nil {
+		return bad, err
+	}
+	if err := t.Sync(); err != nil {
+		return bad, err
+	}
+	return "", nil
+}

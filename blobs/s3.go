@@ -200,3 +200,17 @@ func (s *S3) Sweep(ctx context.Context, known map[string]bool, remove func(Probl
 	}
 	return probs, nil
 }
+
+// Ready asks whether the bucket is there. It writes nothing: a probe
+// object would be one more thing for every replica's /readyz to write
+// and for Sweep to tell from a leftover.
+func (s *S3) Ready(ctx context.Context) (problem string, err error) {
+	ok, err := s.c.BucketExists(ctx, s.bucket)
+	if err == nil && !ok {
+		err = fmt.Errorf("bucket %s does not exist", s.bucket)
+	}
+	if err != nil {
+		return "the tarball store does not answer", err
+	}
+	return "", nil
+}

@@ -23,7 +23,7 @@ func (db *DB) Check(ctx context.Context, repair bool) ([]blobs.Problem, error) {
 		probs = append(probs, blobs.Problem{Path: "schema_version", What: fmt.Sprintf("schema version %d, this binary expects %d", have, want)})
 	}
 	rows, err := db.pool.Query(ctx, `SELECT p.title, v.version, v.shasum FROM versions v
-		JOIN packages p ON p.id = v.package_id ORDER BY p.title_key, v.id`)
+		JOIN packages p ON p.id = v.package_id WHERE v.removed_at IS NULL ORDER BY p.title_key, v.id`)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (db *DB) sweep(ctx context.Context, remove func(blobs.Problem) bool) ([]blo
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, 0)`, lockSweep); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT DISTINCT shasum FROM versions`)
+		rows, err := tx.Query(ctx, `SELECT DISTINCT shasum FROM versions WHERE removed_at IS NULL`)
 		if err != nil {
 			return err
 		}

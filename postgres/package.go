@@ -83,23 +83,53 @@ func hay(title, description string, tags []string) string {
 	return strings.ToLower(strings.Join(append([]string{title, description}, tags...), "\x1f"))
 }
 
+// pkgRow is what a write found of its package's row.
 type pkgRow struct {
 	registry.Stored
 	id int64
 }
 
+// storedOf reads what is stored of v's title and version, and gives
+// v.Title the stored spelling.
 func storedOf(ctx context.Context, tx pgx.Tx, v *registry.Version) (pkgRow, error) {
-	var row pkgRow
-	err := tx.QueryRow(ctx, `SELECT id, owner, latest, title FROM packages WHERE title_key = $1`, titleKey(v.Title)).
-		Scan(&row.id, &row.Owner, &row.Latest, &v.Title)
+	var (
+		row     pkgRow
+		removed *int64
+	)
+	err := tx.QueryRow(ctx, `SELECT id, owner, latest, title, removed_at FROM packages WHERE title_key = $1`, titleKey(v.Title)).
+		Scan(&row.id, &row.Owner, &row.Served, &v.Title, &removed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return row, nil
 	}
 	if err != nil {
 		return row, err
 	}
-	row.Exists = true
-	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM versions WHERE package_id = $1 AND version = $2)`, row.id, v.Version).Scan(&row.HasVersion)
+	row.Exists, row.Removed = true, removed != nil
+	rows, err := tx.Query(ctx, `SELECT version, yanked_at IS NOT NULL, removed_at IS NOT NULL
+		FROM versions WHERE package_id = $1`, row.id)
+	if err != nil {
+		return row, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			ver              string
+			yanked, vremoved bool
+		)
+		if err := rows.Scan(&ver, &yanked, &vremoved); err != nil {
+			return row, err
+		}
+		if row.Latest == "" || semver.Compare(ver, row.Latest) > 0 {
+			row.Latest = ver
+		}
+		if ver == v.Version {
+			row.HasVersion, row.Yanked, row.VersionRemoved = true, yanked, vremoved
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return row, err
+	}
+	row.Owners, err = ownersOf(ctx, tx, row.id)
 	return row, err
 }
 
@@ -114,6 +144,10 @@ func publishRows(ctx context.Context, tx pgx.Tx, owner string, row pkgRow, v *re
 		if err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `INSERT INTO owners (package_id, username, username_key, added_at) VALUES ($1, $2, $3, $4)`,
+			row.id, owner, foldASCII(owner), now); err != nil {
+			return err
+		}
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO versions
 		(package_id, version, description, author, license, tags, readme, shasum, size, published_at)
@@ -122,7 +156,7 @@ func publishRows(ctx context.Context, tx pgx.Tx, owner string, row pkgRow, v *re
 	if err != nil {
 		return err
 	}
-	if row.Exists && semver.Compare(v.Version, row.Latest) > 0 {
+	if row.Exists && (row.Served == "" || semver.Compare(v.Version, row.Served) > 0) {
 		_, err = tx.Exec(ctx, `UPDATE packages SET description = $1, desc_key = $2, tags = $3, hay = $4, latest = $5,
 			updated_at = $6 WHERE id = $7`,
 			v.Description, strings.ToLower(v.Description), tags, hay(v.Title, v.Description, tags), v.Version, now, row.id)
@@ -137,14 +171,15 @@ func nonNil(s []string) []string {
 	return s
 }
 
-const packageColumns = `SELECT title, description, tags, owner, latest, updated_at FROM packages `
+// packageColumns are what scanPackage reads.
+const packageColumns = `SELECT title, description, tags, owner, latest, updated_at, removed_at IS NOT NULL, removed_reason FROM packages `
 
 func scanPackage(s pgx.Row) (registry.Package, error) {
 	var (
 		p       registry.Package
 		updated int64
 	)
-	if err := s.Scan(&p.Title, &p.Description, &p.Tags, &p.Owner, &p.Latest, &updated); err != nil {
+	if err := s.Scan(&p.Title, &p.Description, &p.Tags, &p.Owner, &p.Latest, &updated, &p.Removed, &p.RemovedReason); err != nil {
 		return p, err
 	}
 	p.Tags = nonNil(p.Tags)
@@ -152,16 +187,18 @@ func scanPackage(s pgx.Row) (registry.Package, error) {
 	return p, nil
 }
 
-// Package returns the package titled title (case-insensitive).
+// Package returns the package titled title (case-insensitive), removed
+// ones included.
 func (db *DB) Package(ctx context.Context, title string) (registry.Package, error) {
 	p, err := scanPackage(db.pool.QueryRow(ctx, packageColumns+`WHERE title_key = $1`, titleKey(title)))
 	return p, translate(err)
 }
 
-// Version returns one version of a package; version "" means the newest.
+// Version returns one version of a package, yanked and removed ones
+// included; version "" means the newest neither yanked nor removed.
 func (db *DB) Version(ctx context.Context, title, version string) (registry.Version, error) {
 	const q = `SELECT p.title, v.version, v.description, v.author, v.license, v.tags,
-		v.readme, v.shasum, v.size, v.published_at
+		v.readme, v.shasum, v.size, v.published_at, v.yanked_at IS NOT NULL, v.removed_at IS NOT NULL, v.removed_reason
 		FROM versions v JOIN packages p ON p.id = v.package_id
 		WHERE p.title_key = $1 AND v.version = `
 	var row pgx.Row
@@ -175,7 +212,7 @@ func (db *DB) Version(ctx context.Context, title, version string) (registry.Vers
 		published int64
 	)
 	err := row.Scan(&v.Title, &v.Version, &v.Description, &v.Author, &v.License, &v.Tags,
-		&v.Readme, &v.Shasum, &v.Size, &published)
+		&v.Readme, &v.Shasum, &v.Size, &published, &v.Yanked, &v.Removed, &v.RemovedReason)
 	if err != nil {
 		return v, translate(err)
 	}
@@ -184,10 +221,11 @@ func (db *DB) Version(ctx context.Context, title, version string) (registry.Vers
 	return v, nil
 }
 
-// Releases lists a package's versions, newest first by semver precedence.
+// Releases lists a package's versions that are not removed, newest
+// first by semver precedence, yanked ones marked.
 func (db *DB) Releases(ctx context.Context, title string) ([]registry.Release, error) {
-	rows, err := db.pool.Query(ctx, `SELECT v.version, v.published_at
-		FROM versions v JOIN packages p ON p.id = v.package_id WHERE p.title_key = $1`, titleKey(title))
+	rows, err := db.pool.Query(ctx, `SELECT v.version, v.published_at, v.yanked_at IS NOT NULL
+		FROM versions v JOIN packages p ON p.id = v.package_id WHERE p.title_key = $1 AND v.removed_at IS NULL`, titleKey(title))
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +236,7 @@ func (db *DB) Releases(ctx context.Context, title string) ([]registry.Release, e
 			r  registry.Release
 			ms int64
 		)
-		if err := rows.Scan(&r.Version, &ms); err != nil {
+		if err := rows.Scan(&r.Version, &ms, &r.Yanked); err != nil {
 			return nil, err
 		}
 		r.Published = fromMillis(ms)
@@ -216,7 +254,7 @@ func (db *DB) Releases(ctx context.Context, title string) ([]registry.Release, e
 
 // ListPackages returns one page of packages, in the order of the SQLite
 // backend's index (byte order of the lower-cased keys), and the number of
-// packages.
+// packages; removed packages are left out.
 func (db *DB) ListPackages(ctx context.Context, o registry.ListOptions) ([]registry.Package, int, error) {
 	order := `title_key COLLATE "C"`
 	if o.ByDescription {
@@ -226,11 +264,11 @@ func (db *DB) ListPackages(ctx context.Context, o registry.ListOptions) ([]regis
 		order = strings.ReplaceAll(order, `"C"`, `"C" DESC`)
 	}
 	var n int
-	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM packages`).Scan(&n); err != nil {
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM packages WHERE removed_at IS NULL`).Scan(&n); err != nil {
 		return nil, 0, err
 	}
 	// order is one of the constants above, never user input.
-	rows, err := db.pool.Query(ctx, packageColumns+`ORDER BY `+order+` OFFSET $1 LIMIT $2`, o.Offset, o.Limit)
+	rows, err := db.pool.Query(ctx, packageColumns+`WHERE removed_at IS NULL ORDER BY `+order+` OFFSET $1 LIMIT $2`, o.Offset, o.Limit)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -253,14 +291,15 @@ func collectPackages(rows pgx.Rows) ([]registry.Package, error) {
 
 // Search returns one page of packages whose title, description or tags
 // contain term (case-insensitive), the exact title first, then by title,
-// and the number of matches.
+// and the number of matches; removed packages are left out.
 func (db *DB) Search(ctx context.Context, term string, offset, limit int) ([]registry.Package, int, error) {
 	needle := strings.ToLower(term)
 	var n int
-	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM packages WHERE strpos(hay, $1) > 0 OR title_key = $1`, needle).Scan(&n); err != nil {
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM packages
+		WHERE removed_at IS NULL AND (strpos(hay, $1) > 0 OR title_key = $1)`, needle).Scan(&n); err != nil {
 		return nil, 0, err
 	}
-	rows, err := db.pool.Query(ctx, packageColumns+`WHERE strpos(hay, $1) > 0 OR title_key = $1
+	rows, err := db.pool.Query(ctx, packageColumns+`WHERE removed_at IS NULL AND (strpos(hay, $1) > 0 OR title_key = $1)
 		ORDER BY title_key = $1 DESC, title_key COLLATE "C" OFFSET $2 LIMIT $3`, needle, offset, limit)
 	if err != nil {
 		return nil, 0, err
@@ -269,9 +308,9 @@ func (db *DB) Search(ctx context.Context, term string, offset, limit int) ([]reg
 	return page, n, err
 }
 
-// Counts returns the number of packages and of users.
+// Counts returns the number of packages (not removed) and of users.
 func (db *DB) Counts(ctx context.Context) (packages, users int, err error) {
-	err = db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM packages), (SELECT count(*) FROM users)`).Scan(&packages, &users)
+	err = db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM packages WHERE removed_at IS NULL), (SELECT count(*) FROM users)`).Scan(&packages, &users)
 	return packages, users, err
 }
 

@@ -29,14 +29,7 @@ const userIDByLogin = `SELECT id FROM users WHERE username_key = $1 OR email_key
 // UserByLogin finds a user by username or, failing that, by email, both
 // case-insensitive.
 func (db *DB) UserByLogin(ctx context.Context, login string) (registry.User, error) {
-	var (
-		u       registry.User
-		created int64
-	)
-	err := db.pool.QueryRow(ctx, `SELECT id, username, email, name, password_hash, created_at FROM users
-		WHERE id = (`+userIDByLogin+`)`, foldASCII(login)).
-		Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created)
-	u.Created = fromMillis(created)
+	u, err := scanUser(db.pool.QueryRow(ctx, userColumns+`WHERE id = (`+userIDByLogin+`)`, foldASCII(login)))
 	return u, translate(err)
 }
 
@@ -49,7 +42,7 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (registry.User, err
 func (db *DB) UserTokens(ctx context.Context, login string) (registry.User, []string, error) {
 	rows, err := db.pool.Query(ctx, `WITH k AS (SELECT COALESCE((`+userIDByLogin+`), 0) AS id)
 		SELECT COALESCE(u.id, 0), COALESCE(u.username, ''), COALESCE(u.email, ''), COALESCE(u.name, ''),
-			COALESCE(u.password_hash, ''), COALESCE(u.created_at, 0), t.token
+			COALESCE(u.password_hash, ''), COALESCE(u.created_at, 0), COALESCE(u.disabled_at IS NOT NULL, false), t.token
 		FROM k LEFT JOIN users u ON u.id = k.id
 		LEFT JOIN tokens t ON t.user_id = k.id AND t.expires_at > $2
 		ORDER BY t.id DESC LIMIT $3`, foldASCII(login), millis(db.now()), registry.MaxTokensPerUser)
@@ -66,7 +59,7 @@ func (db *DB) UserTokens(ctx context.Context, login string) (registry.User, []st
 			created int64
 			token   *string
 		)
-		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created, &token); err != nil {
+		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created, &u.Disabled, &token); err != nil {
 			return registry.User{}, nil, err
 		}
 		u.Created = fromMillis(created)
@@ -151,24 +144,75 @@ func (db *DB) RevokeToken(ctx context.Context, userID int64, token string) error
 	return nil
 }
 
-// Users lists every user, oldest first (for migrate-data).
-func (db *DB) Users(ctx context.Context) ([]registry.User, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, username, email, name, password_hash, created_at FROM users ORDER BY id`)
+// userColumns are what scanUser reads.
+const userColumns = `SELECT id, username, email, name, password_hash, created_at, disabled_at IS NOT NULL FROM users `
+
+func scanUser(r pgx.Row) (registry.User, error) {
+	var (
+		u       registry.User
+		created int64
+	)
+	err := r.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created, &u.Disabled)
+	u.Created = fromMillis(created)
+	return u, err
+}
+
+// ListUsers lists every account, by username (in the SQLite backend's
+// order: ASCII case folded, then bytes).
+func (db *DB) ListUsers(ctx context.Context) ([]registry.User, error) {
+	rows, err := db.pool.Query(ctx, userColumns+`ORDER BY username_key COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var us []registry.User
-	for rows.Next() {
-		var (
-			u       registry.User
-			created int64
-		)
-		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &created); err != nil {
-			return nil, err
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (registry.User, error) { return scanUser(r) })
+}
+
+// CreateUsers adds every user of us in one transaction, or none of them
+// when any username or email is taken (registry.ErrConflict).
+func (db *DB) CreateUsers(ctx context.Context, us []registry.User) ([]registry.User, error) {
+	created := db.now().UTC().Truncate(time.Millisecond)
+	out := make([]registry.User, len(us))
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		for i, u := range us {
+			u.Created = created
+			if err := tx.QueryRow(ctx, `INSERT INTO users (username, username_key, email, email_key, name, password_hash, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+				u.Username, foldASCII(u.Username), u.Email, foldASCII(u.Email), u.Name, u.PasswordHash, millis(u.Created)).Scan(&u.ID); err != nil {
+				return err
+			}
+			out[i] = u
 		}
-		u.Created = fromMillis(created)
-		us = append(us, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return us, rows.Err()
+	return out, nil
+}
+
+// SetDisabled disables an account, revoking every token and ending any
+// pending reset in the same transaction, or enables it again.
+func (db *DB) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		var at *int64 // NULL enables
+		if disabled {
+			ms := millis(db.now())
+			at = &ms
+		}
+		tag, err := tx.Exec(ctx, `UPDATE users SET disabled_at = $1 WHERE id = $2`, at, userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return registry.ErrNotFound
+		}
+		if !disabled {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM tokens WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM resets WHERE user_id = $1`, userID)
+		return err
+	})
 }

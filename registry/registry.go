@@ -22,6 +22,7 @@ type Storage interface {
 	Resets
 	Packages
 	References
+	AuditTrail
 }
 
 // Accounts keeps users and their login tokens.
@@ -30,7 +31,8 @@ type Accounts interface {
 	// ErrConflict.
 	CreateUser(ctx context.Context, u User) (User, error)
 	// UserByLogin finds a user by username or, failing that, by email,
-	// both case-insensitive.
+	// both case-insensitive. Users come with Disabled filled in, here and
+	// in UserTokens and ListUsers.
 	UserByLogin(ctx context.Context, login string) (User, error)
 	// UserTokens is UserByLogin with the user's live tokens, newest first,
 	// in one round trip whether or not the user exists.
@@ -42,6 +44,14 @@ type Accounts interface {
 	// and those beyond MaxTokensPerUser.
 	AddToken(ctx context.Context, userID int64, token string, ttl time.Duration) error
 	RevokeToken(ctx context.Context, userID int64, token string) error
+	// CreateUsers adds every user of us or, if any username or email is
+	// taken (ErrConflict), none.
+	CreateUsers(ctx context.Context, us []User) ([]User, error)
+	// SetDisabled disables or enables an account; disabling revokes every
+	// token of the user and ends any pending reset, at once.
+	SetDisabled(ctx context.Context, userID int64, disabled bool) error
+	// ListUsers lists every account, by username.
+	ListUsers(ctx context.Context) ([]User, error)
 }
 
 // Resets keeps password resets, at most one per user.
@@ -72,12 +82,42 @@ type Packages interface {
 	// under one write lock: no other publish of any process comes between
 	// the rule and the write. v.Title takes the stored spelling. A change
 	// is logged in the same transaction.
+	//
+	// The owner becomes the package's first owner. Stored.Latest is the
+	// highest version of any state; Stored.Owners lists every owner.
 	Publish(ctx context.Context, owner string, v Version, tarball []byte, rule func(Stored) error) (Version, error)
+	// Package returns a package, removed ones included (Removed set).
+	// Latest is the newest version neither yanked nor removed, "" when
+	// there is none.
 	Package(ctx context.Context, title string) (Package, error)
-	// Version returns one version of a package; "" means the newest.
+	// Version returns one version of a package, yanked and removed ones
+	// included (their fields say so); "" means Package.Latest, and is
+	// ErrNotFound when that is "".
 	Version(ctx context.Context, title, version string) (Version, error)
-	// Releases lists a package's versions, newest first.
+	// Releases lists a package's versions that are not removed, newest
+	// first, yanked ones marked.
 	Releases(ctx context.Context, title string) ([]Release, error)
+	// Owners lists a package's owners in the order they were added;
+	// ErrNotFound if there is no such package.
+	Owners(ctx context.Context, title string) ([]string, error)
+
+	// The writes below run rule on what is stored of title and version
+	// (Stored, with HasVersion, Yanked and VersionRemoved of version)
+	// under the write lock, as Publish does, and write only if it returns
+	// nil; each logs its change (ChangeYank, ChangeUnyank, ChangeOwners,
+	// ChangeRemove) in the same transaction and moves Package.Latest.
+
+	// SetYanked yanks a version, or with yanked false restores it, and
+	// returns the package as it is then.
+	SetYanked(ctx context.Context, title, version string, yanked bool, rule func(Stored) error) (Package, error)
+	// SetOwner adds username to the package's owners, or with add false
+	// removes it.
+	SetOwner(ctx context.Context, title, username string, add bool, rule func(Stored) error) error
+	// Remove marks one version (version "": the package and every version
+	// of it) removed for reason, keeping the rows so that nothing is
+	// published under them again, and deletes the tarballs once that is
+	// committed.
+	Remove(ctx context.Context, title, version, reason string, rule func(Stored) error) error
 	ListPackages(ctx context.Context, o ListOptions) ([]Package, int, error)
 	// Search returns a page of the packages whose title, description or
 	// tags contain term, the exact title first, and how many match.
@@ -92,6 +132,14 @@ type Packages interface {
 	// it moves. CatchUp reads the changes other processes made since.
 	Changes() int64
 	CatchUp(ctx context.Context) error
+	// ChangesSince returns up to limit entries of the change log after
+	// serial, oldest first, whatever their kind.
+	ChangesSince(ctx context.Context, serial int64, limit int) ([]Change, error)
+
+	// MirrorSerial is how far, in the change log of the registry at
+	// upstream, a mirror of it got (0: never); SetMirrorSerial records it.
+	MirrorSerial(ctx context.Context, upstream string) (int64, error)
+	SetMirrorSerial(ctx context.Context, upstream string, serial int64) error
 }
 
 // References keeps the reference documentation.
@@ -102,6 +150,13 @@ type References interface {
 	// ReferenceGeneration is the serial of the last reference change seen;
 	// 0 means none was ever imported.
 	ReferenceGeneration() int64
+}
+
+// AuditTrail keeps the append-only audit trail.
+type AuditTrail interface {
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// Audit returns the events q selects, oldest first.
+	Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 }
 
 // Mailer delivers password-reset tokens by email.
@@ -128,6 +183,10 @@ type Config struct {
 	// when there is no Mailer. It hands a reset credential to anyone who
 	// names an account: fine on a classroom LAN, not on the internet.
 	ResetQR bool
+	// ReadOnly refuses every write of the registry's users (publish,
+	// sign-up, login, logout, password resets): a mirror that serves what
+	// it copies from its upstream. Mirror runs and commands still write.
+	ReadOnly bool
 }
 
 // Defaults.
@@ -173,6 +232,27 @@ func New(st Storage, cfg Config, mailer Mailer, log *slog.Logger) *Service {
 	}
 	s.decoyKey, _ = auth.NewToken() // crypto/rand never fails since Go 1.24
 	return s
+}
+
+// MsgReadOnly is what every write gets from a read-only registry.
+const MsgReadOnly = "This registry is a read-only mirror; publish to its upstream, and log in or sign up there"
+
+// Writable says whether users may write to this registry: nil, or the
+// error that refuses every write (see Config.ReadOnly).
+func (s *Service) Writable() error {
+	if s.cfg.ReadOnly {
+		return userErr(Forbidden, MsgReadOnly)
+	}
+	return nil
+}
+
+// writableBy is Writable for a user; the operator, at the command line,
+// may write to a read-only registry.
+func (s *Service) writableBy(by Actor) error {
+	if by.Operator {
+		return nil
+	}
+	return s.Writable()
 }
 
 // SetClock replaces the registry's clock (tests).

@@ -53,6 +53,9 @@ type Forgot struct {
 // ForgotAvailable says whether this registry hands out resets at all:
 // nil, or the error that refuses them (which ForgotPassword returns too).
 func (s *Service) ForgotAvailable() error {
+	if err := s.Writable(); err != nil {
+		return err
+	}
 	if s.mailer == nil && !s.cfg.ResetQR {
 		return userErr(Forbidden, msgResetUnavailable)
 	}
@@ -79,6 +82,9 @@ func (s *Service) ForgotPassword(ctx context.Context, login string) (Forgot, err
 	}
 	if err != nil {
 		return Forgot{}, err
+	}
+	if u.Disabled {
+		return Forgot{}, userErr(Forbidden, "This account is disabled; ask the registry's operator")
 	}
 	return s.qrReset(ctx, u)
 }
@@ -115,6 +121,10 @@ func (s *Service) mailReset(login string) {
 		return
 	}
 	log := s.log.With("user", u.Username)
+	if u.Disabled {
+		log.Info("password reset email not sent: the account is disabled")
+		return
+	}
 	now := s.now()
 	token, err := auth.NewToken()
 	if err != nil {
@@ -202,6 +212,9 @@ func (s *Service) ResetQR(ctx context.Context, qrID string, take bool) ([]byte, 
 // it), login names the signer and username the account in the request
 // body (its username or email). It returns the account's username.
 func (s *Service) ResetPassword(ctx context.Context, login, username, password string, mac []byte) (string, error) {
+	if err := s.Writable(); err != nil {
+		return "", err
+	}
 	if err := auth.ValidatePassword(password); err != nil {
 		return "", userErr(Invalid, err.Error())
 	}
@@ -248,6 +261,7 @@ func (s *Service) ResetPassword(ctx context.Context, login, username, password s
 	} else if err != nil {
 		return "", err
 	}
+	s.audit(ctx, UserActor(User{ID: r.UserID, Username: r.Username}), AuditEvent{Action: AuditPasswordReset, Subject: r.Username})
 	return r.Username, nil
 }
 

@@ -50,6 +50,8 @@ type testDB interface {
 	registry.Storage
 	SetClock(func() time.Time)
 	LiveTokens(ctx context.Context, userID int64) ([]string, error)
+	Ready(ctx context.Context) (problem string, err error)
+	Check(ctx context.Context, repair bool) ([]blobs.Problem, error)
 	Close() error
 }
 

@@ -36,6 +36,7 @@ type readRoute struct {
 	params  []string
 	render  func(ctx context.Context, k readKey) (*cached, error)
 	match   *httprouter.Router // pattern alone, to find the route of a path
+	m       *readMetrics       // nil: metrics off
 }
 
 // readRoutes lists every cached read: adding one is one entry here.
@@ -47,6 +48,7 @@ func (s *Server) readRoutes() []*readRoute {
 		{pattern: "/search/:term", params: []string{"page", "per_page"}, render: s.renderSearch},
 		{pattern: "/search", params: []string{"q", "page", "per_page"}, render: s.renderSearch},
 		{pattern: "/", params: []string{"page", "per_page", "sort_by", "order"}, render: s.renderList},
+		{pattern: "/changes", params: []string{"since", "limit"}, render: s.renderChanges},
 	}
 }
 
@@ -75,6 +77,9 @@ func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bo
 	key, keep := appendKey(scratch[:0], k.legacy, k.base, k.path, k.raw)
 	if keep {
 		if e := s.cache.get(key); e != nil || !render {
+			if e != nil && s.m != nil {
+				s.m.cacheHits.Inc()
+			}
 			return e, nil
 		}
 	}
@@ -85,6 +90,9 @@ func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bo
 	e, err := rr.render(ctx, k)
 	if err != nil {
 		return nil, err
+	}
+	if s.m != nil {
+		s.m.rendered.Inc()
 	}
 	if keep {
 		s.cache.put(string(key), e, gen)

@@ -33,6 +33,7 @@ type request struct {
 	legacy bool
 	status int // of the answer, once written
 	bytes  int
+	route  string // the route's pattern, for the metrics (see Server.named)
 }
 
 type requestKey struct{}
@@ -110,12 +111,25 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { s.access.write(r.Method, r.URL.Path, rq.status, rq.bytes, rq.start, clientAddr(r)) }()
 	}
 
+	if s.m != nil {
+		defer func() { s.m.request(rq.route, rq.status, rq.start) }()
+	}
+
 	if r.Method == http.MethodOptions {
 		c.preflight()
 		return
 	}
-	var ok bool
-	if rq.rate, ok = s.limiter.take(clientAddr(r), rq.start); !ok {
+	// Probes neither count against an address's limit nor are refused
+	// by it: a monitor behind a busy NAT must still see the truth.
+	probe := rq.path == "/healthz" || rq.path == "/readyz"
+	ok := probe
+	if !probe {
+		rq.rate, ok = s.limiter.take(clientAddr(r), rq.start)
+	}
+	if !ok {
+		if s.m != nil {
+			s.m.rateLimited.Inc()
+		}
 		c.fail(userError(http.StatusTooManyRequests,
 			"Too many requests from your address; wait "+strconv.Itoa(rq.rate.retryAfter)+" seconds and try again"))
 		return
@@ -134,7 +148,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		c.notRouted()
 		return
 	}
-	h(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, rq)), ps)
+	// The core's audit trail names the client's address.
+	ctx := registry.FromClient(context.WithValue(r.Context(), requestKey{}, rq), clientAddr(r))
+	h(w, r.WithContext(ctx), ps)
 }
 
 // legacyClient reports whether a User-Agent is the nessemble 1.x client,
@@ -315,8 +331,13 @@ func (c *call) fail(err error) {
 	if c.legacy && status != http.StatusNotFound && c.clientRead() {
 		// The client takes every status but 404 and 503 on these answers
 		// for success, and would read this error as a package or as
-		// search results: 503 makes it say the registry is unreachable.
+		// search results: 503 makes it say the registry is unreachable,
+		// and 404 that the package does not exist, which is what a
+		// removed one (410 for others) has become.
 		status = http.StatusServiceUnavailable
+		if statusGone(err) {
+			status = http.StatusNotFound
+		}
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		if _, set := c.w.Header()["Retry-After"]; !set {
@@ -388,6 +409,14 @@ var kindStatus = map[registry.Kind]int{
 	registry.TooLarge:     http.StatusRequestEntityTooLarge,
 	registry.Refused:      http.StatusUnprocessableEntity,
 	registry.TooMany:      http.StatusTooManyRequests,
+	registry.Gone:         http.StatusGone,
+}
+
+// statusGone reports whether err is the core's answer to a read of what
+// the operator removed.
+func statusGone(err error) bool {
+	var re *registry.Error
+	return errors.As(err, &re) && re.Kind == registry.Gone
 }
 
 const internalMessage = "Internal server error; the registry's operator can find the cause in its log"

@@ -26,8 +26,6 @@ type Storage interface {
 	registry.Storage
 	SetClock(now func() time.Time)
 	LiveTokens(ctx context.Context, userID int64) ([]string, error)
-	Users(ctx context.Context) ([]registry.User, error)
-	ChangesSince(ctx context.Context, serial int64, limit int) ([]registry.Change, error)
 	Check(ctx context.Context, repair bool) ([]blobs.Problem, error)
 	RemoveLeftovers(ctx context.Context) ([]blobs.Problem, error)
 	Blobs() blobs.Store
@@ -162,17 +160,17 @@ func testUsers(t *testing.T, open func(t *testing.T) Storage) {
 	if err != nil || !old.Created.Equal(then) {
 		t.Errorf("CreateUser with a time: %+v %v", old, err)
 	}
-	all, err := st.Users(ctx)
+	all, err := st.ListUsers(ctx)
 	must(t, err)
 	var names []string
 	for _, u := range all {
 		names = append(names, u.Username)
 		if u.Username == "old" && !u.Created.Equal(then) {
-			t.Errorf("Users: %+v", u)
+			t.Errorf("ListUsers: %+v", u)
 		}
 	}
 	if !slices.Equal(names, []string{"alice", "bob", "carol", "old"}) {
-		t.Errorf("Users = %v", names)
+		t.Errorf("ListUsers = %v", names)
 	}
 }
 
