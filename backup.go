@@ -29,6 +29,9 @@ staged in $TMPDIR (default /tmp) first. Run it as the user the service
 runs as.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := folderOnly(cmd, "backup"); err != nil {
+				return err
+			}
 			start := time.Now()
 			var info store.BackupInfo
 			var err error
@@ -98,6 +101,9 @@ and the database's SHA-256 as it unpacks, then runs check on the
 result; on any failure it removes what it wrote.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := folderOnly(cmd, "restore"); err != nil {
+				return err
+			}
 			if !cmd.Flags().Changed("data") && os.Getenv("NESSEMBLE_REGISTRY_DATA") == "" {
 				return fmt.Errorf("restore needs --data DIR: the folder to restore into")
 			}
@@ -123,4 +129,18 @@ result; on any failure it removes what it wrote.`,
 	}
 	dataFlag(cmd, &data)
 	return cmd
+}
+
+// folderOnly refuses --database and --blobs other than the data folder's:
+// backup and restore copy a data folder (SQLite and files) file by file,
+// and know nothing of PostgreSQL or S3.
+func folderOnly(cmd *cobra.Command, what string) error {
+	b, err := backendOf(cmd)
+	if err != nil {
+		return err
+	}
+	if (b.database != "" && b.database != "sqlite") || b.blobs != "" {
+		return fmt.Errorf("%s works on a data folder (SQLite and files) only; on PostgreSQL and S3, back up with their own tools (pg_dump or a replica of the database, versioning or replication of the bucket), or copy the registry to a data folder with migrate-data first", what)
+	}
+	return nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/nessemble/nessemble-registry/mirror"
 	"github.com/nessemble/nessemble-registry/registry"
-	"github.com/nessemble/nessemble-registry/store"
 )
 
 func newExportCmd() *cobra.Command {
@@ -87,7 +86,7 @@ skipped.`,
 				return err
 			}
 			defer f.Close()
-			db, err := store.Open(cmd.Context(), data)
+			db, err := openData(cmd, data)
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/nessemble/nessemble-registry/mirror"
 	"github.com/nessemble/nessemble-registry/registry"
-	"github.com/nessemble/nessemble-registry/store"
 )
 
 // mirrorFlags binds the flags of a mirror run, shared by mirror and
@@ -71,7 +70,7 @@ are never changed. Exits non-zero when a version was skipped.`,
 				level = slog.LevelWarn // the bar shows progress
 			}
 			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-			db, err := store.Open(cmd.Context(), data)
+			db, err := openData(cmd, data)
 			if err != nil {
 				return err
 			}
