@@ -40,9 +40,15 @@ func TestCommandsOnPostgres(t *testing.T) {
 	}
 
 	mustRun(t, "", with("yank", "pad", "1.2.0")...)
-	within(t, "yank", func() bool { files, err := c.Install("pad", ""); return err == nil && string(files["lib.asm"]) == libAsmFor("pad", "1.1.0") })
+	within(t, "yank", func() bool {
+		files, err := c.Install("pad", "")
+		return err == nil && string(files["lib.asm"]) == libAsmFor("pad", "1.1.0")
+	})
 	mustRun(t, "", with("unyank", "pad", "1.2.0")...)
-	within(t, "unyank", func() bool { files, err := c.Install("pad", ""); return err == nil && string(files["lib.asm"]) == libAsmFor("pad", "1.2.0") })
+	within(t, "unyank", func() bool {
+		files, err := c.Install("pad", "")
+		return err == nil && string(files["lib.asm"]) == libAsmFor("pad", "1.2.0")
+	})
 	mustRun(t, "", with("owner", "add", "pad", "bob")...)
 	if out := mustRun(t, "", with("owner", "list", "pad")...); !strings.Contains(out, "alice") || !strings.Contains(out, "bob") {
 		t.Errorf("owner list: %q", out)
