@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 
@@ -52,7 +53,14 @@ func effectiveSettings(cmd *cobra.Command, fromEnv []string, smtpPassword bool) 
 		if f.Name == "help" {
 			return
 		}
-		attrs = append(attrs, slog.String(f.Name, f.Value.String()))
+		v := f.Value.String()
+		if f.Name == "database" || f.Name == "blobs" {
+			// NESSEMBLE_REGISTRY_DATABASE may carry a password.
+			if u, err := url.Parse(v); err == nil && u.User != nil {
+				v = u.Redacted()
+			}
+		}
+		attrs = append(attrs, slog.String(f.Name, v))
 	})
 	pw := "unset"
 	if smtpPassword {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/nessemble/nessemble-registry/internal/backendtest"
 )
 
 // serveLog runs serve with args until its "serving" line, stops it, and
@@ -69,8 +72,18 @@ func TestServeConfigFromEnvironment(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte("hunter2-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// PostgreSQL with a password (which the test server, trusting its
+	// socket, ignores): the log shows it redacted.
+	pg, err := url.Parse(backendtest.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg.User = url.UserPassword(pg.User.Username(), "pg-secret-77")
 	// A value for every flag: a new flag without one fails the test.
 	values := map[string]string{
+		"database":           pg.String(),
+		"blobs":              backendtest.S3(t),
+		"trusted-proxy":      "10.0.0.10",
 		"data":               filepath.Join(dir, "data"),
 		"addr":               freeAddr(t),
 		"metrics-addr":       freeAddr(t),
@@ -114,12 +127,18 @@ func TestServeConfigFromEnvironment(t *testing.T) {
 	// The command line wins: --max-age is given both ways.
 	lines := serveLog(t, "--max-age", "13s")
 	cfg := logLine(t, lines, "configuration")
+	logged := map[string]string{"max-age": "13s", "database": pg.Redacted(), "trusted-proxy": "[10.0.0.10]"}
 	for name, want := range values {
-		if name == "max-age" {
-			want = "13s"
+		if w, ok := logged[name]; ok {
+			want = w
 		}
 		if got := cfg[name]; got != want {
 			t.Errorf("%s: logged %v, want %q", envName(name), got, want)
+		}
+	}
+	for _, l := range lines {
+		if b, _ := json.Marshal(l); strings.Contains(string(b), "pg-secret-77") {
+			t.Errorf("the database password in the log: %s", b)
 		}
 	}
 	if cfg["smtp-password"] != "set" {

@@ -87,14 +87,21 @@ func migrateData(ctx context.Context, src, dst dataStore, out io.Writer) error {
 		have, err := dst.UserByLogin(ctx, u.Username)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
-			if _, err := dst.CreateUser(ctx, u); err != nil {
+			if have, err = dst.CreateUser(ctx, u); err != nil {
 				return fmt.Errorf("user %s: %w", u.Username, err)
 			}
 			copied++
 		case err != nil:
 			return err
-		case !sameUser(have, u):
+		case !sameAccount(have, u):
 			return fmt.Errorf("user %s: the destination has another account of that name", u.Username)
+		}
+		// A disabled account stays disabled (set after its creation: a
+		// run cut off in between sets it on the next).
+		if have.Disabled != u.Disabled {
+			if err := dst.SetDisabled(ctx, have.ID, u.Disabled); err != nil {
+				return fmt.Errorf("user %s: %w", u.Username, err)
+			}
 		}
 	}
 	fmt.Fprintf(out, "users: %d copied, %d there already\n", copied, len(users)-copied)
@@ -111,26 +118,46 @@ func migrateData(ctx context.Context, src, dst dataStore, out io.Writer) error {
 		}
 		v := ov.v
 		have, err := dst.Version(ctx, v.Title, v.Version)
-		if err == nil {
-			if !sameVersion(have, v) {
+		switch {
+		case err == nil:
+			if !sameRelease(have, v) {
 				return fmt.Errorf("%s@%s: the destination holds another version of that number", v.Title, v.Version)
 			}
-			continue
-		}
-		if !errors.Is(err, registry.ErrNotFound) {
+		case !errors.Is(err, registry.ErrNotFound):
 			return err
+		default:
+			tarball, err := src.Tarball(v.Shasum)
+			if err != nil {
+				return fmt.Errorf("%s@%s: %w", v.Title, v.Version, err)
+			}
+			if have, err = dst.Publish(ctx, ov.owner, v, tarball, copyRule); err != nil {
+				return fmt.Errorf("%s@%s: %w", v.Title, v.Version, err)
+			}
+			copied++
 		}
-		tarball, err := src.Tarball(v.Shasum)
-		if err != nil {
-			return fmt.Errorf("%s@%s: %w", v.Title, v.Version, err)
+		// A yanked version stays yanked, set after its publish as the
+		// disabled accounts are.
+		if have.Yanked != v.Yanked {
+			if _, err := dst.SetYanked(ctx, v.Title, v.Version, v.Yanked, copyRule); err != nil {
+				return fmt.Errorf("%s@%s: %w", v.Title, v.Version, err)
+			}
 		}
-		rule := registry.PublishRule(ov.owner, registry.Import, v.Title, v.Version)
-		if _, err := dst.Publish(ctx, ov.owner, v, tarball, rule); err != nil {
-			return fmt.Errorf("%s@%s: %w", v.Title, v.Version, err)
-		}
-		copied++
 	}
 	fmt.Fprintf(out, "versions: %d copied, %d there already\n", copied, len(versions)-copied)
+	if err := copyOwners(ctx, src, dst, titlesOf(versions)); err != nil {
+		return err
+	}
+	carried, unknown, err := copyRemovals(ctx, src, dst)
+	if err != nil {
+		return err
+	}
+	if carried > 0 {
+		fmt.Fprintf(out, "removals: %d carried over\n", carried)
+	}
+	if unknown > 0 {
+		// Storage gives no way to store a version without its tarball.
+		fmt.Fprintf(out, "not copied: %d removed versions or packages the destination never had; it does not know that their numbers and titles were removed (the audit trail is not copied either)\n", unknown)
+	}
 
 	ref, err := src.Reference(ctx)
 	if err != nil {
@@ -190,16 +217,119 @@ func allVersions(ctx context.Context, src dataStore) ([]ownedVersion, error) {
 	return all, nil
 }
 
-func sameUser(a, b registry.User) bool {
+// copyRule lets migrate-data's writes through, whoever the owners are by
+// then (it copies what the source's rules accepted), but never over a
+// removed version (the destination's unique keys refuse any other
+// version stored already).
+func copyRule(st registry.Stored) error {
+	if st.HasVersion && st.VersionRemoved {
+		return registry.ErrConflict
+	}
+	return nil
+}
+
+// copyOwners gives each package of the destination the source's owners,
+// in the source's order as far as adding them can.
+func copyOwners(ctx context.Context, src, dst dataStore, titles []string) error {
+	for _, title := range titles {
+		want, err := src.Owners(ctx, title)
+		if err != nil {
+			return fmt.Errorf("owners of %s: %w", title, err)
+		}
+		have, err := dst.Owners(ctx, title)
+		if err != nil {
+			return fmt.Errorf("owners of %s: %w", title, err)
+		}
+		for _, o := range want {
+			if !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, o) }) {
+				if err := dst.SetOwner(ctx, title, o, true, copyRule); err != nil {
+					return fmt.Errorf("owners of %s: %w", title, err)
+				}
+			}
+		}
+		for _, h := range have {
+			if !slices.ContainsFunc(want, func(o string) bool { return strings.EqualFold(h, o) }) {
+				if err := dst.SetOwner(ctx, title, h, false, copyRule); err != nil {
+					return fmt.Errorf("owners of %s: %w", title, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// copyRemovals carries the source's removals (found in its change log)
+// over to the destination, for the versions and packages it holds; those
+// it does not hold are counted as unknown.
+func copyRemovals(ctx context.Context, src, dst dataStore) (carried, unknown int, err error) {
+	for after := int64(0); ; {
+		cs, err := src.ChangesSince(ctx, after, 1000)
+		if err != nil {
+			return 0, 0, err
+		}
+		if len(cs) == 0 {
+			return carried, unknown, nil
+		}
+		after = cs[len(cs)-1].Serial
+		for _, c := range cs {
+			if c.Kind != registry.ChangeRemove {
+				continue
+			}
+			var removed bool
+			var reason string
+			var dstErr error
+			var dstRemoved bool
+			if c.Version == "" {
+				p, err := src.Package(ctx, c.Title)
+				if err != nil {
+					return 0, 0, fmt.Errorf("removal of %s: %w", c.Title, err)
+				}
+				removed, reason = p.Removed, p.RemovedReason
+				dp, err := dst.Package(ctx, c.Title)
+				dstErr, dstRemoved = err, dp.Removed
+			} else {
+				v, err := src.Version(ctx, c.Title, c.Version)
+				if err != nil {
+					return 0, 0, fmt.Errorf("removal of %s@%s: %w", c.Title, c.Version, err)
+				}
+				removed, reason = v.Removed, v.RemovedReason
+				dv, err := dst.Version(ctx, c.Title, c.Version)
+				dstErr, dstRemoved = err, dv.Removed
+			}
+			switch {
+			case !removed || dstRemoved:
+			case errors.Is(dstErr, registry.ErrNotFound):
+				unknown++
+			case dstErr != nil:
+				return 0, 0, dstErr
+			default:
+				if err := dst.Remove(ctx, c.Title, c.Version, reason, copyRule); err != nil {
+					return 0, 0, fmt.Errorf("removal of %s@%s: %w", c.Title, c.Version, err)
+				}
+				carried++
+			}
+		}
+	}
+}
+
+// sameAccount compares what a copy of an account keeps, the account's
+// state (disabled) aside.
+func sameAccount(a, b registry.User) bool {
 	return a.Username == b.Username && strings.EqualFold(a.Email, b.Email) && a.Name == b.Name &&
 		a.PasswordHash == b.PasswordHash && a.Created.Equal(b.Created)
 }
 
-func sameVersion(a, b registry.Version) bool {
+func sameUser(a, b registry.User) bool { return sameAccount(a, b) && a.Disabled == b.Disabled }
+
+// sameRelease compares what a copy of a version keeps, its state
+// (yanked) aside.
+func sameRelease(a, b registry.Version) bool {
 	return a.Title == b.Title && a.Version == b.Version && a.Description == b.Description &&
 		a.Author == b.Author && a.License == b.License && slices.Equal(a.Tags, b.Tags) &&
 		a.Readme == b.Readme && a.Shasum == b.Shasum && a.Size == b.Size && a.Published.Equal(b.Published)
 }
+
+func sameVersion(a, b registry.Version) bool { return sameRelease(a, b) && a.Yanked == b.Yanked }
 
 // verifyMigration reads everything back from dst and compares it with
 // what was read from src.
@@ -230,6 +360,11 @@ func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.U
 		b, errB := dst.Package(ctx, title)
 		if errA != nil || errB != nil || a.Owner != b.Owner || a.Latest != b.Latest || a.Description != b.Description {
 			return fmt.Errorf("package %s differs: %v %v", title, errA, errB)
+		}
+		oa, errA := src.Owners(ctx, title)
+		ob, errB := dst.Owners(ctx, title)
+		if errA != nil || errB != nil || !slices.EqualFunc(sortedFold(oa), sortedFold(ob), strings.EqualFold) {
+			return fmt.Errorf("the owners of %s differ: %v %v %v %v", title, oa, ob, errA, errB)
 		}
 	}
 	dref, err := dst.Reference(ctx)
@@ -262,5 +397,14 @@ func titlesOf(vs []ownedVersion) []string {
 			out = append(out, ov.v.Title)
 		}
 	}
+	return out
+}
+
+func sortedFold(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(n)
+	}
+	slices.Sort(out)
 	return out
 }

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nessemble/nessemble-registry/blobs"
 	"github.com/nessemble/nessemble-registry/internal/backendtest"
+	"github.com/nessemble/nessemble-registry/postgres"
 	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
@@ -101,15 +103,51 @@ func TestMigrateData(t *testing.T) {
 		t.Errorf("check of the destination: %q %v", out, err)
 	}
 
-	// More on the source: the next run copies only that.
+	// More on the source, and issue 16's moderation of what was copied:
+	// the next run copies only the new versions, and the yank, the owner,
+	// the disabled account; it says that it cannot copy the removal.
 	seedRuns(t, data, titles[:1], 15, 2)
+	for _, c := range [][]string{{"yank", "snd", "1.14.0"}, {"owner", "add", "pad", "bob"}, {"user", "disable", "alice"},
+		{"remove", "gfx@1.0.0", "--reason", "broken"}} {
+		if out, err := registryCmd(t, "", append(c, "--data", data)...); err != nil {
+			t.Fatalf("%v: %s %v", c, out, err)
+		}
+	}
 	out, err = registryCmd(t, "", toPG...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, fmt.Sprintf("versions: 2 copied, %d there already", 15*len(titles))) {
+	if !strings.Contains(out, fmt.Sprintf("versions: 2 copied, %d there already", 15*len(titles)-1)) ||
+		!strings.Contains(out, "removals: 1 carried over") || strings.Contains(out, "not copied") || !strings.Contains(out, "verified") {
 		t.Errorf("second run: %s", out)
 	}
+	func() {
+		bs, err := blobs.Open(context.Background(), s3URL, t.TempDir(), blobs.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg, err := postgres.Open(context.Background(), dbURL, bs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Close()
+		ctx := context.Background()
+		if v, err := pg.Version(ctx, "snd", "1.14.0"); err != nil || !v.Yanked {
+			t.Errorf("the yanked snd@1.14.0 on the destination: %+v %v", v, err)
+		}
+		if p, err := pg.Package(ctx, "snd"); err != nil || p.Latest != "1.13.0" {
+			t.Errorf("snd on the destination: %+v %v", p, err)
+		}
+		if o, err := pg.Owners(ctx, "pad"); err != nil || strings.Join(o, " ") != "alice bob" {
+			t.Errorf("pad's owners on the destination: %v %v", o, err)
+		}
+		if v, err := pg.Version(ctx, "gfx", "1.0.0"); err != nil || !v.Removed || v.RemovedReason != "broken" {
+			t.Errorf("the removed gfx@1.0.0 on the destination: %+v %v", v, err)
+		}
+		if u, err := pg.UserByLogin(ctx, "alice"); err != nil || !u.Disabled {
+			t.Errorf("the disabled alice on the destination: %+v %v", u, err)
+		}
+	}()
 
 	// The destination serves it: a user logs in with the old password.
 	reg := startRegistry(t, t.TempDir(), pgArgs[:4]...)
@@ -124,7 +162,7 @@ func TestMigrateData(t *testing.T) {
 	// And back, to a new folder.
 	back := t.TempDir()
 	out, err = registryCmd(t, "", append([]string{"migrate-data", "--to-database", "sqlite", "--to-data", back}, pgArgs...)...)
-	if err != nil || !strings.Contains(out, "verified") {
+	if err != nil || !strings.Contains(out, "verified") || !strings.Contains(out, "not copied: 1 removed versions or packages the destination never had") {
 		t.Fatalf("back to SQLite: %s %v", out, err)
 	}
 	if out, err := registryCmd(t, "", "check", "--data", back); err != nil || out != "ok\n" {

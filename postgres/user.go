@@ -15,6 +15,7 @@ func (db *DB) CreateUser(ctx context.Context, u registry.User) (registry.User, e
 	if u.Created.IsZero() { // set when a migration copies a user
 		u.Created = db.now()
 	}
+	u.Disabled = false // every account starts enabled (see SetDisabled)
 	u.Created = u.Created.UTC().Truncate(time.Millisecond)
 	err := db.pool.QueryRow(ctx, `INSERT INTO users (username, username_key, email, email_key, name, password_hash, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
@@ -174,7 +175,7 @@ func (db *DB) CreateUsers(ctx context.Context, us []registry.User) ([]registry.U
 	out := make([]registry.User, len(us))
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		for i, u := range us {
-			u.Created = created
+			u.Created, u.Disabled = created, false
 			if err := tx.QueryRow(ctx, `INSERT INTO users (username, username_key, email, email_key, name, password_hash, created_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 				u.Username, foldASCII(u.Username), u.Email, foldASCII(u.Email), u.Name, u.PasswordHash, millis(u.Created)).Scan(&u.ID); err != nil {

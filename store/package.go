@@ -24,6 +24,8 @@ func (db *DB) Publish(ctx context.Context, owner string, v registry.Version, tar
 		return registry.Version{}, fmt.Errorf("version %q: %w", v.Version, err)
 	}
 	v.Shasum = blobs.SHA1(tarball)
+	// A version is published neither yanked nor removed, whatever v says.
+	v.Yanked, v.Removed, v.RemovedReason = false, false, ""
 	v.Size = int64(len(tarball))
 	if v.Published.IsZero() {
 		v.Published = db.now()

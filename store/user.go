@@ -14,6 +14,7 @@ func (db *DB) CreateUser(ctx context.Context, u registry.User) (registry.User, e
 	if u.Created.IsZero() { // set when a migration copies a user
 		u.Created = db.now()
 	}
+	u.Disabled = false // every account starts enabled (see SetDisabled)
 	u.Created = u.Created.UTC().Truncate(time.Millisecond)
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO users (username, email, name, password_hash, created_at)
@@ -34,7 +35,7 @@ func (db *DB) CreateUsers(ctx context.Context, us []registry.User) ([]registry.U
 	out := make([]registry.User, len(us))
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		for i, u := range us {
-			u.Created = created
+			u.Created, u.Disabled = created, false
 			res, err := tx.ExecContext(ctx, `INSERT INTO users (username, email, name, password_hash, created_at)
 				VALUES (?, ?, ?, ?, ?)`, u.Username, u.Email, u.Name, u.PasswordHash, millis(u.Created))
 			if err != nil {

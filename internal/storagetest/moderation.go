@@ -99,6 +99,14 @@ func testYank(t *testing.T, open func(t *testing.T) Storage) {
 		_, err := publish(st, "alice", registry.Import, version("pad", v, "tag-"+v))
 		must(t, err)
 	}
+	// A version is published unyanked, whatever the struct says.
+	odd := version("odd", "1.0.0")
+	odd.Yanked, odd.Removed = true, true
+	if v, err := publish(st, "alice", registry.Create, odd); err != nil || v.Yanked || v.Removed {
+		t.Errorf("Publish of a Yanked struct = %+v %v", v, err)
+	} else if v, err := st.Version(ctx, "odd", ""); err != nil || v.Yanked || v.Removed {
+		t.Errorf("the version stored: %+v %v", v, err)
+	}
 	start := st.Changes()
 	var seen registry.Stored
 	p, err := st.SetYanked(ctx, "PAD", "2.0.0", true, capture(&seen))
@@ -149,7 +157,7 @@ func testYank(t *testing.T, open func(t *testing.T) Storage) {
 	if _, err := st.Version(ctx, "pad", ""); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("the newest with every version yanked: %v", err)
 	}
-	if _, n, _ := st.ListPackages(ctx, registry.ListOptions{Limit: 10}); n != 1 {
+	if _, n, _ := st.ListPackages(ctx, registry.ListOptions{Limit: 10}); n != 2 {
 		t.Errorf("a yanked package is still listed: %d", n)
 	}
 	p, err = st.SetYanked(ctx, "pad", "2.0.0", false, capture(&seen))
@@ -279,6 +287,12 @@ func testAccountModeration(t *testing.T, open func(t *testing.T) Storage) {
 	if _, err := st.UserByLogin(ctx, "zoe"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("a refused batch left zoe: %v", err)
 	}
+	// An account starts enabled, whatever the caller's struct says.
+	if u, err := st.CreateUser(ctx, registry.User{Username: "walt", Email: "w@example.org", Name: "W", PasswordHash: "hw", Disabled: true}); err != nil || u.Disabled {
+		t.Errorf("CreateUser of a Disabled struct = %+v %v", u, err)
+	} else if u, err := st.UserByLogin(ctx, "walt"); err != nil || u.Disabled {
+		t.Errorf("the account stored: %+v %v", u, err)
+	}
 	x := us[0]
 	must(t, st.AddToken(ctx, x.ID, "tok-x", time.Hour))
 	_, err = st.CreateReset(ctx, x.ID, "reset-key", "", time.Hour)
@@ -303,7 +317,7 @@ func testAccountModeration(t *testing.T, open func(t *testing.T) Storage) {
 		}
 		got = append(got, s)
 	}
-	if !slices.Equal(got, []string{"xena disabled", "yann"}) {
+	if !slices.Equal(got, []string{"walt", "xena disabled", "yann"}) {
 		t.Errorf("ListUsers = %v", got)
 	}
 	must(t, st.SetDisabled(ctx, x.ID, false))
