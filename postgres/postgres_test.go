@@ -125,3 +125,46 @@ func TestOpenHidesPassword(t *testing.T) {
 		t.Fatalf("Open of a bad URL: %v", err)
 	}
 }
+
+// TestAuditAppendOnly: the database itself refuses to change or drop an
+// event of the audit trail once written, whoever connects.
+func TestAuditAppendOnly(t *testing.T) {
+	dbURL, s3URL := backendtest.Postgres(t), backendtest.S3(t)
+	db := open(t, dbURL, s3URL)
+	if err := db.AppendAudit(ctx, registry.AuditEvent{Actor: "alice", Addr: "127.0.0.1", Action: registry.AuditPublish, Package: "pad"}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{`UPDATE audit SET actor = 'mallory'`, `DELETE FROM audit`, `TRUNCATE audit`} {
+		if _, err := conn.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+	if es, err := db.Audit(ctx, registry.AuditQuery{}); err != nil || len(es) != 1 || es[0].Actor != "alice" {
+		t.Errorf("the trail after the attempts: %+v %v", es, err)
+	}
+}
+
+// TestStats counts what the metrics show.
+func TestStats(t *testing.T) {
+	db := open(t, backendtest.Postgres(t), backendtest.S3(t))
+	if _, err := db.CreateUser(ctx, registry.User{Username: "alice", Email: "a@example.org", Name: "A", PasswordHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	tgz := []byte("tarball of pad 1.0.0")
+	v := registry.Version{Title: "pad", Version: "1.0.0", Tags: []string{}}
+	if _, err := db.Publish(ctx, "alice", v, tgz, registry.PublishRule("alice", registry.Create, "pad", "1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Stats(ctx)
+	if err != nil || st.Packages != 1 || st.Versions != 1 || st.Users != 1 || st.TarballBytes != int64(len(tgz)) || st.DatabaseBytes <= 0 {
+		t.Errorf("Stats = %+v %v", st, err)
+	}
+	if problem, err := db.Ready(ctx); problem != "" || err != nil {
+		t.Errorf("Ready = %q %v", problem, err)
+	}
+}
