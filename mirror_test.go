@@ -258,6 +258,27 @@ func TestMirror(t *testing.T) {
 	if out, err := registryCmd(t, "", "check", "--data", local); err != nil || out != "ok\n" {
 		t.Errorf("check: %q %v", out, err)
 	}
+	// One audit event for each run that changed something, none for the
+	// run with nothing new.
+	var runs []string
+	for _, line := range strings.Split(strings.TrimSpace(mustRun(t, "", "audit", "--json", "--data", local)), "\n") {
+		var e map[string]string
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit --json line %q: %v", line, err)
+		}
+		if e["action"] == "mirror" && strings.HasPrefix(e["actor"], "operator") {
+			runs = append(runs, e["detail"])
+		}
+	}
+	want := []string{"6 new versions and 0", "2 new versions and 0", "0 new versions and 2"}
+	if len(runs) != len(want) {
+		t.Fatalf("audit trail of the mirror runs: %q", runs)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(runs[i], w) || !strings.HasSuffix(runs[i], "from "+up.url()) {
+			t.Errorf("audit event of run %d: %q, want %q... from %s", i+1, runs[i], w, up.url())
+		}
+	}
 }
 
 // seedOnly is an upstream that speaks only the seed's API: a proxy to a
