@@ -80,11 +80,11 @@ func (s *Server) renderTarball(v registry.Version) (*cached, error) {
 func (s *Server) renderDocument(ctx context.Context, k readKey, v registry.Version, pinned bool) (*cached, error) {
 	link := docLink(k.base, v, pinned)
 	date := v.Published.UTC().Format(isoMillis)
-	if k.legacy {
+	if k.legacy { // never k.html too (representation)
 		// The client reads only resource and readme, taking the first
 		// string equal to the key anywhere: so those come first, and the
 		// version list and tags, which cost tokens, are left out.
-		return jsonAnswer(struct {
+		return jsonAnswer(k, struct {
 			Resource    string `json:"resource"`
 			Readme      string `json:"readme"`
 			Title       string `json:"title"`
@@ -100,7 +100,10 @@ func (s *Server) renderDocument(ctx context.Context, k readKey, v registry.Versi
 	if err != nil {
 		return nil, err
 	}
-	return jsonAnswer(struct {
+	if k.html {
+		return s.htmlPackage(k, v, rels)
+	}
+	return jsonAnswer(k, struct {
 		Title       string   `json:"title"`
 		Description string   `json:"description"`
 		Version     string   `json:"version"`

@@ -188,6 +188,7 @@ func (s *Server) routes() (r *httprouter.Router, reads []*readRoute) {
 		rr.match.Handle(http.MethodGet, rr.pattern, func(http.ResponseWriter, *http.Request, httprouter.Params) {})
 	}
 	get("/status", s.adapt(s.handleStatus))
+	get("/assets/style.css", s.adapt(s.handleStyle))
 	post("/package/*path", s.handlePublish)
 	r.Handle(http.MethodPut, "/package/*path", s.adapt(s.handlePublish))
 	get("/reference", s.adapt(s.handleReference))
