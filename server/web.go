@@ -335,8 +335,8 @@ func (s *Server) htmlReference(c *call, p reference.Page) error {
 		if d.IsTerm {
 			// A term's text starts with its title line ("ADC - Add with
 			// Carry"): that is the better heading.
-			if first, _, _ := strings.Cut(p.Text, "\n"); strings.TrimSpace(first) != "" {
-				d.Heading = strings.TrimSpace(first)
+			if first, rest, _ := strings.Cut(p.Text, "\n"); strings.TrimSpace(first) != "" {
+				d.Heading, d.Text = strings.TrimSpace(first), strings.TrimLeft(rest, "\n")
 			}
 		}
 	}
