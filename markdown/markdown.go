@@ -12,8 +12,12 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
 	gmhtml "github.com/yuin/goldmark/renderer/html"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 )
@@ -23,8 +27,26 @@ import (
 // it stays.
 var md = goldmark.New(
 	goldmark.WithExtensions(extension.GFM),
+	goldmark.WithParserOptions(parser.WithASTTransformers(util.Prioritized(demote{}, 100))),
 	goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
 )
+
+// headingShift is how many levels a README's headings go down: the page
+// shows it under its own h1 and an h2 "README", so its "# Title" becomes
+// an h3 and the page keeps one h1 and its headings in order.
+const headingShift = 2
+
+// demote moves every Markdown heading down by headingShift, to h6 at most.
+type demote struct{}
+
+func (demote) Transform(doc *ast.Document, _ text.Reader, _ parser.Context) {
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if h, ok := n.(*ast.Heading); ok && entering {
+			h.Level = min(h.Level+headingShift, 6)
+		}
+		return ast.WalkContinue, nil
+	})
+}
 
 // policy is bluemonday's policy for user content (no script, style,
 // event attributes, forms or frames; links only to http, https, mailto

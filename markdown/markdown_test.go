@@ -8,12 +8,13 @@ import (
 )
 
 // TestRender: CommonMark and GitHub's tables and task lists come out as
-// HTML; links carry rel="nofollow noopener".
+// HTML, headings two levels down (the page's h1 and h2 are above them);
+// links carry rel="nofollow noopener".
 func TestRender(t *testing.T) {
 	got := string(markdown.Render("# Joypad\n\nReads **both** pads: [docs](https://example.org/d).\n\n" +
-		"| key | bit |\n| --- | --- |\n| A | 7 |\n\n- [x] done\n- [ ] to do\n\n```\nLDA #$01\n```\n"))
+		"###### deep\n\n| key | bit |\n| --- | --- |\n| A | 7 |\n\n- [x] done\n- [ ] to do\n\n```\nLDA #$01\n```\n"))
 	for _, want := range []string{
-		"<h1>Joypad</h1>", "<strong>both</strong>",
+		"<h3>Joypad</h3>", "<h6>deep</h6>", "<strong>both</strong>",
 		`<a href="https://example.org/d" rel="nofollow noopener">docs</a>`,
 		"<table>", "<th>key</th>", "<td>7</td>",
 		`<input checked="" disabled="" type="checkbox"/> done`, `<input disabled="" type="checkbox"/> to do`,
