@@ -12,12 +12,8 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
-	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
-	"github.com/yuin/goldmark/parser"
 	gmhtml "github.com/yuin/goldmark/renderer/html"
-	"github.com/yuin/goldmark/text"
-	"github.com/yuin/goldmark/util"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 )
@@ -27,26 +23,13 @@ import (
 // it stays.
 var md = goldmark.New(
 	goldmark.WithExtensions(extension.GFM),
-	goldmark.WithParserOptions(parser.WithASTTransformers(util.Prioritized(demote{}, 100))),
 	goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
 )
 
 // headingShift is how many levels a README's headings go down: the page
 // shows it under its own h1 and an h2 "README", so its "# Title" becomes
-// an h3 and the page keeps one h1 and its headings in order.
+// an h3, and the page keeps one h1 and its headings in order.
 const headingShift = 2
-
-// demote moves every Markdown heading down by headingShift, to h6 at most.
-type demote struct{}
-
-func (demote) Transform(doc *ast.Document, _ text.Reader, _ parser.Context) {
-	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
-		if h, ok := n.(*ast.Heading); ok && entering {
-			h.Level = min(h.Level+headingShift, 6)
-		}
-		return ast.WalkContinue, nil
-	})
-}
 
 // policy is bluemonday's policy for user content (no script, style,
 // event attributes, forms or frames; links only to http, https, mailto
@@ -80,7 +63,9 @@ func Render(src string) template.HTML {
 
 // balance parses h as the content of a <div> and writes it out again, so
 // that every element it opens is closed inside it: an unclosed <b> or
-// <div> in a README would otherwise run on into the page after it.
+// <div> in a README would otherwise run on into the page after it. On the
+// way, headings (Markdown's and raw HTML's alike) go down headingShift
+// levels.
 func balance(h []byte) []byte {
 	box := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
 	nodes, err := html.ParseFragment(bytes.NewReader(h), box)
@@ -89,9 +74,28 @@ func balance(h []byte) []byte {
 	}
 	var buf bytes.Buffer
 	for _, n := range nodes {
+		demote(n)
 		if err := html.Render(&buf, n); err != nil {
 			return []byte(template.HTMLEscapeString(string(h)))
 		}
 	}
 	return buf.Bytes()
+}
+
+var headings = []atom.Atom{atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6}
+
+// demote moves the headings in n down by headingShift, to h6 at most.
+func demote(n *html.Node) {
+	if n.Type == html.ElementNode {
+		for i, a := range headings {
+			if n.DataAtom == a {
+				n.DataAtom = headings[min(i+headingShift, len(headings)-1)]
+				n.Data = n.DataAtom.String()
+				break
+			}
+		}
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		demote(c)
+	}
 }
