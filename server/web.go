@@ -111,10 +111,7 @@ func (s *Server) pageAnswer(name, base string, d pageData) (*cached, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := newAnswer("text/html", b)
-	e.vary = hdrVaryUAAccept
-	e.csp = hdrCSP
-	return e, nil
+	return htmlOf(b), nil
 }
 
 // tagLink is a tag and the search for it.
@@ -355,7 +352,7 @@ func (s *Server) htmlReference(c *call, p reference.Page) error {
 	return nil
 }
 
-// htmlOf makes a page rendered per request an answer.
+// htmlOf makes a rendered page an answer.
 func htmlOf(b []byte) *cached {
 	e := newAnswer("text/html", b)
 	e.vary = hdrVaryUAAccept
