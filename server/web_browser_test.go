@@ -231,6 +231,12 @@ func TestPagesInBrowser(t *testing.T) {
 		if v.H1 != "Packages" || !strings.Contains(v.Main, "3 packages") || !strings.Contains(v.Main, "Sprite helpers") {
 			t.Errorf("list page reads %q / %q", v.H1, v.Main)
 		}
+		// The keyboard: the first Tab shows the skip link, with a visible focus ring.
+		b.do("tab", chromedp.KeyEvent("\t"))
+		if got := b.eval(`(() => { const a = document.activeElement, s = getComputedStyle(a);
+			return a.textContent + "|" + s.outlineStyle + "|" + (a.getBoundingClientRect().left >= 0) })()`); got != "Skip to content|solid|true" {
+			t.Errorf("first Tab: %q, want the skip link, visible, with an outline", got)
+		}
 		b.follow("nav.sort", "Description Z–A")
 		v = b.look("list-sorted")
 		if i, j := strings.Index(v.Main, "Sprite helpers"), strings.Index(v.Main, "Music and sound"); i < 0 || j < i {
