@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"os/user"
 	"syscall"
 	"time"
 
@@ -61,6 +62,12 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newAddUserCmd(),
 		newPasswdCmd(),
 		newCheckCmd(),
+		newYankCmd(true),
+		newYankCmd(false),
+		newOwnerCmd(),
+		newRemoveCmd(),
+		newUserCmd(),
+		newAuditCmd(),
 	)
 	return root
 }
@@ -76,14 +83,25 @@ func dataFlag(cmd *cobra.Command, dir *string) {
 }
 
 // openRegistry opens the data folder and the registry's rules over it,
-// for the commands that change it; close closes the folder.
+// for the commands that change it; close closes the folder. The
+// command's context then names the operator for the audit trail.
 func openRegistry(cmd *cobra.Command, data string) (core *registry.Service, close func() error, err error) {
 	db, err := store.Open(cmd.Context(), data)
 	if err != nil {
 		return nil, nil, err
 	}
+	cmd.SetContext(registry.FromCommandLine(cmd.Context(), operatorName()))
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 	return registry.New(db, registry.Config{}, nil, log), db.Close, nil
+}
+
+// operatorName is who runs a command, as the machine knows them, for the
+// audit trail: the login name, or $USER where there is none.
+func operatorName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
 }
 
 func newVersionCmd() *cobra.Command {

@@ -27,12 +27,12 @@ standard input with --password-stdin. Every login token of the user is
 revoked and any pending password reset is cancelled.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			core, closeData, err := openRegistry(cmd, data)
 			if err != nil {
 				return err
 			}
 			defer closeData()
+			ctx := cmd.Context()
 			// Find the user before asking for a password a typo would waste.
 			u, err := core.UserByLogin(ctx, args[0])
 			if errors.Is(err, registry.ErrNotFound) {
@@ -45,7 +45,7 @@ revoked and any pending password reset is cancelled.`,
 			if err != nil {
 				return err
 			}
-			if err := core.SetPassword(ctx, u.ID, password); err != nil {
+			if err := core.SetPassword(ctx, u, password); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed; the user was logged out everywhere\n", u.Username)

@@ -17,14 +17,34 @@ import (
 
 func newAddUserCmd() *cobra.Command {
 	var (
-		data, email, name string
-		passwordStdin     bool
+		data, email, name, csvFile string
+		passwordStdin              bool
 	)
 	cmd := &cobra.Command{
-		Use:   "adduser USERNAME",
-		Short: "Create a user (the operator's way in, and the only one when sign-up is closed)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "adduser USERNAME --email E | adduser --csv FILE",
+		Short: "Create a user, or a class of users from a CSV file (the operator's way in, and the only one when sign-up is closed)",
+		Long: `Create one user, USERNAME, asking for the password; or, with --csv FILE,
+every user of a CSV file at once. Its rows are username,email,name and an
+optional password, with or without a header line naming those columns.
+Where a row has no password a readable one is generated, and the list of
+usernames and passwords is printed once. All or nothing: one bad row
+(named by its line) creates no account.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if csvFile != "" {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if csvFile != "" {
+				if email != "" || name != "" || passwordStdin {
+					return errors.New("--csv takes every account from the file: leave out --email, --name and --password-stdin")
+				}
+				return addUsersCSV(cmd, data, csvFile)
+			}
+			if email == "" {
+				return errors.New("--email is required")
+			}
 			username := args[0]
 			if strings.TrimSpace(name) == "" {
 				name = username
@@ -50,10 +70,10 @@ func newAddUserCmd() *cobra.Command {
 		},
 	}
 	dataFlag(cmd, &data)
-	cmd.Flags().StringVar(&email, "email", "", "email address (required)")
+	cmd.Flags().StringVar(&email, "email", "", "email address (required without --csv)")
 	cmd.Flags().StringVar(&name, "name", "", "display name (default: the username)")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
-	cmd.MarkFlagRequired("email")
+	cmd.Flags().StringVar(&csvFile, "csv", "", "create every account of this CSV file (username,email,name[,password] rows), or none")
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"runtime"
 	"strconv"
 	"strings"
@@ -173,4 +174,39 @@ func paramValue(field, prefix string, bits int) (uint64, bool) {
 	}
 	n, err := strconv.ParseUint(digits, 10, bits)
 	return n, err == nil
+}
+
+// Readable passwords are made of consonant-vowel syllables, four groups
+// of two joined by dashes ("bako-muti-resa-dovi"): easy to read aloud,
+// copy from a sheet of paper and type, with no letters that look alike
+// (no c, l, q, w, x, y). Each syllable is one of 15*5 = 75 drawn by
+// crypto/rand, so the eight give about 49.8 bits: far beyond online
+// guessing (logins are throttled), and enough against an offline attack
+// on the slow argon2id hash.
+const (
+	readableConsonants = "bdfghjkmnprstvz"
+	readableVowels     = "aeiou"
+)
+
+// ReadablePassword returns a new random password that is easy to read and
+// type, for accounts an operator creates and hands out.
+func ReadablePassword() string {
+	var b strings.Builder
+	for i := range 8 {
+		if i > 0 && i%2 == 0 {
+			b.WriteByte('-')
+		}
+		b.WriteByte(readableConsonants[randIndex(len(readableConsonants))])
+		b.WriteByte(readableVowels[randIndex(len(readableVowels))])
+	}
+	return b.String()
+}
+
+// randIndex is a uniform random number below n from crypto/rand.
+func randIndex(n int) int {
+	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	if err != nil {
+		panic("crypto/rand failed: " + err.Error()) // it never does since Go 1.24
+	}
+	return int(v.Int64())
 }

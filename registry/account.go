@@ -50,12 +50,38 @@ func (s *Service) SignUp(ctx context.Context, n NewUser) (User, error) {
 	if err := s.SignupOpen(); err != nil {
 		return User{}, err
 	}
-	return s.CreateUser(ctx, n)
+	u, err := s.createUser(ctx, n)
+	if err == nil {
+		s.audit(ctx, UserActor(u), AuditEvent{Action: AuditUserCreate, Subject: u.Username})
+	}
+	return u, err
 }
 
-// CreateUser creates an account: the display name trimmed (the username
-// when empty), every field checked, the password stored as a slow hash.
+// CreateUser is the operator's creation of an account (see createUser).
 func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
+	u, err := s.createUser(ctx, n)
+	if err == nil {
+		s.audit(ctx, OperatorActor, AuditEvent{Action: AuditUserCreate, Subject: u.Username})
+	}
+	return u, err
+}
+
+// createUser creates an account: the display name trimmed (the username
+// when empty), every field checked, the password stored as a slow hash.
+func (s *Service) createUser(ctx context.Context, n NewUser) (User, error) {
+	u, err := newAccount(n)
+	if err != nil {
+		return User{}, err
+	}
+	u, err = s.store.CreateUser(ctx, u)
+	if errors.Is(err, ErrConflict) {
+		return User{}, userErr(Conflict, "User already exists")
+	}
+	return u, err
+}
+
+// newAccount checks a new account's fields and hashes its password.
+func newAccount(n NewUser) (User, error) {
 	n.Name = strings.TrimSpace(n.Name)
 	if n.Name == "" {
 		n.Name = n.Username
@@ -68,11 +94,7 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	u, err := s.store.CreateUser(ctx, User{Username: n.Username, Email: n.Email, Name: n.Name, PasswordHash: hash})
-	if errors.Is(err, ErrConflict) {
-		return User{}, userErr(Conflict, "User already exists")
-	}
-	return u, err
+	return User{Username: n.Username, Email: n.Email, Name: n.Name, PasswordHash: hash}, nil
 }
 
 // UserByLogin finds a user by username or email; ErrNotFound if none.
@@ -82,7 +104,7 @@ func (s *Service) UserByLogin(ctx context.Context, login string) (User, error) {
 
 // SetPassword is the operator's password change: the password checked and
 // hashed, every token of the user revoked, any pending reset ended.
-func (s *Service) SetPassword(ctx context.Context, userID int64, password string) error {
+func (s *Service) SetPassword(ctx context.Context, u User, password string) error {
 	if err := auth.ValidatePassword(password); err != nil {
 		return userErr(Invalid, err.Error())
 	}
@@ -90,7 +112,11 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password string
 	if err != nil {
 		return err
 	}
-	return s.store.SetPassword(ctx, userID, hash)
+	if err := s.store.SetPassword(ctx, u.ID, hash); err != nil {
+		return err
+	}
+	s.audit(ctx, OperatorActor, AuditEvent{Action: AuditPasswordChange, Subject: u.Username})
+	return nil
 }
 
 // Login checks a password, under the guard's throttling, and returns a
@@ -114,9 +140,18 @@ func (s *Service) Login(ctx context.Context, login, password, addr string) (stri
 			Msg: "Too many failed logins; wait " + strconv.Itoa(secs) + " seconds and try again"}
 	}
 	ok := checkPassword(u, found, password)
-	s.guard.end(keys, s.now(), ok)
+	if locks := s.guard.end(keys, s.now(), ok); len(locks) > 0 {
+		// The name as typed: the trail says what was guessed at, even
+		// when no account has that name.
+		s.audit(FromClient(ctx, addr), Actor{}, AuditEvent{Action: AuditLoginLockout, Subject: login,
+			Detail: strings.Join(locks, "; ")})
+	}
 	if !ok {
 		return "", userErr(Unauthorized, "Invalid username or password")
+	}
+	if u.Disabled {
+		// Said only to whoever knows the password.
+		return "", userErr(Forbidden, "This account is disabled; ask the registry's operator")
 	}
 	token, err := auth.NewToken()
 	if err != nil {
@@ -160,7 +195,9 @@ func (s *Service) Authorize(ctx context.Context, login string, mac []byte, metho
 			match = i
 		}
 	}
-	if match < 0 {
+	// A disabled account has no tokens; a login racing the disable may
+	// have added one since, which is refused too.
+	if match < 0 || u.Disabled {
 		return User{}, "", userErr(Unauthorized, badAuthorization)
 	}
 	return u, tokens[match], nil

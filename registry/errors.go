@@ -39,6 +39,7 @@ const (
 	TooLarge                     // over a size limit
 	Refused                      // well-formed, but a rule of the registry refuses it
 	TooMany                      // too many attempts: wait RetryAfter
+	Gone                         // removed by the operator, for good
 )
 
 // Error is an error meant for the user: Msg is shown as it is.

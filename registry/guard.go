@@ -123,11 +123,15 @@ func (g *guard) begin(keys loginKeys, now time.Time) time.Duration {
 	return 0
 }
 
+// budgetNames name the counters of loginKeys, for the audit trail.
+var budgetNames = [3]string{"account from this address", "address", "account"}
+
 // end records how an attempt that begin let through went. A failure
 // counts on every counter; a success forgets only the failures of its
 // account at its address: it must reset neither a guessing run from that
 // address against other accounts nor one from elsewhere against this one.
-func (g *guard) end(keys loginKeys, now time.Time, ok bool) {
+// It returns the names of the counters this attempt locked, with how long.
+func (g *guard) end(keys loginKeys, now time.Time, ok bool) (locked []string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i, k := range keys {
@@ -141,7 +145,9 @@ func (g *guard) end(keys loginKeys, now time.Time, ok bool) {
 			f.count++
 			f.last = now
 			if over := f.count - f.budget.free; over > 0 {
-				f.locked = now.Add(min(f.budget.first<<min(over-1, 20), f.budget.max))
+				lock := min(f.budget.first<<min(over-1, 20), f.budget.max)
+				f.locked = now.Add(lock)
+				locked = append(locked, budgetNames[i]+" locked for "+lock.String())
 			}
 		case i == 0:
 			f.count, f.locked = 0, time.Time{}
@@ -150,6 +156,7 @@ func (g *guard) end(keys loginKeys, now time.Time, ok bool) {
 			delete(g.keys, k)
 		}
 	}
+	return locked
 }
 
 // sweep drops counters with nothing in flight and no failure for a while.

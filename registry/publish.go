@@ -25,19 +25,31 @@ const (
 )
 
 // PublishRule is the rule of who may publish which version of a title:
-// only its owner; Create only a new title, Update only a strictly newer
-// version; and a stored version never changes. Storage runs it under the
-// write lock of the publish (Packages.Publish).
+// only its owners; Create only a new title, Update only a strictly newer
+// version; a stored version never changes, and a removed one or a removed
+// package is never published again, not even with the same content.
+// A POST to a package of the publisher's with no version left to install
+// is taken as a PUT. Storage runs it under the write lock of the publish
+// (Packages.Publish).
 func PublishRule(owner string, mode Mode, title, version string) func(Stored) error {
 	return func(st Stored) error {
 		switch {
-		case st.Exists && !strings.EqualFold(st.Owner, owner):
+		case st.Removed:
+			return userErr(Refused, "Package `"+title+"` was removed from this registry by its operator and cannot be published again")
+		case st.Exists && !isOwner(st.Owners, owner):
 			return userErr(Refused, "Package `"+title+"` already exists")
-		case st.Exists && mode == Create:
+		case st.Exists && mode == Create && st.Served != "":
 			return &Error{Kind: WrongMethod, Allow: "PUT",
 				Msg: "Package `" + title + "` already exists; publish a new version with PUT"}
+		case st.Exists && mode == Create:
+			// Every version is yanked or removed, so HEAD /package/TITLE
+			// answers 404 and the nessemble client sends POST: taken as
+			// the update it is.
+			mode = Update
 		case !st.Exists && mode == Update:
 			return userErr(NotFound, "Package `"+title+"` does not exist; publish it with POST first")
+		case st.HasVersion && st.VersionRemoved:
+			return userErr(Conflict, "Version "+version+" of `"+title+"` was removed by the registry's operator and cannot be published again; publish a higher version")
 		case st.Exists && mode == Update && semver.Compare(version, st.Latest) <= 0:
 			return userErr(Refused, "Cannot upgrade to version "+version+" (currently at "+st.Latest+")")
 		case st.HasVersion:
@@ -83,8 +95,10 @@ func (s *Service) Publish(ctx context.Context, u User, mode Mode, body io.Reader
 		Title: m.Title, Version: m.Version, Description: m.Description, Author: m.Author,
 		License: m.License, Tags: m.Tags, Readme: string(up.Readme), Published: published,
 	}
-	if _, err := s.store.Publish(ctx, u.Username, v, tarball, PublishRule(u.Username, mode, m.Title, m.Version)); err != nil {
+	stored, err := s.store.Publish(ctx, u.Username, v, tarball, PublishRule(u.Username, mode, m.Title, m.Version))
+	if err != nil {
 		return archive.Manifest{}, err
 	}
+	s.audit(ctx, UserActor(u), AuditEvent{Action: AuditPublish, Package: stored.Title, Version: stored.Version})
 	return m, nil
 }

@@ -27,15 +27,24 @@ func (s *Service) Search(ctx context.Context, term string, offset, limit int) ([
 	return s.store.Search(ctx, term, offset, limit)
 }
 
-// Version looks up a version of a package (the newest when version is
-// ""); a miss says whether the package exists.
+// Version looks up a version of a package (the newest not yanked when
+// version is ""); a miss says whether the package exists, and what the
+// operator removed is Gone, with the reason.
 func (s *Service) Version(ctx context.Context, title, version string) (Version, error) {
 	v, err := s.store.Version(ctx, title, version)
+	if err == nil && v.Removed {
+		return Version{}, removedErr(v.Title, v.Version, v.RemovedReason)
+	}
 	if errors.Is(err, ErrNotFound) {
-		if version != "" {
-			if _, perr := s.store.Package(ctx, title); perr == nil {
-				return v, userErr(NotFound, "Package "+title+" has no version "+version)
-			}
+		p, perr := s.store.Package(ctx, title)
+		switch {
+		case perr != nil:
+		case p.Removed:
+			return v, removedErr(p.Title, "", p.RemovedReason)
+		case version != "":
+			return v, userErr(NotFound, "Package "+title+" has no version "+version)
+		default:
+			return v, userErr(NotFound, "Every version of "+p.Title+" is yanked or removed; install one by its number, as in "+p.Title+"@VERSION")
 		}
 		return v, userErr(NotFound, "Package does not exist")
 	}

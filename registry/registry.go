@@ -22,6 +22,7 @@ type Storage interface {
 	Resets
 	Packages
 	References
+	AuditTrail
 }
 
 // Accounts keeps users and their login tokens.
@@ -30,7 +31,8 @@ type Accounts interface {
 	// ErrConflict.
 	CreateUser(ctx context.Context, u User) (User, error)
 	// UserByLogin finds a user by username or, failing that, by email,
-	// both case-insensitive.
+	// both case-insensitive. Users come with Disabled filled in, here and
+	// in UserTokens and ListUsers.
 	UserByLogin(ctx context.Context, login string) (User, error)
 	// UserTokens is UserByLogin with the user's live tokens, newest first,
 	// in one round trip whether or not the user exists.
@@ -42,6 +44,14 @@ type Accounts interface {
 	// and those beyond MaxTokensPerUser.
 	AddToken(ctx context.Context, userID int64, token string, ttl time.Duration) error
 	RevokeToken(ctx context.Context, userID int64, token string) error
+	// CreateUsers adds every user of us or, if any username or email is
+	// taken (ErrConflict), none.
+	CreateUsers(ctx context.Context, us []User) ([]User, error)
+	// SetDisabled disables or enables an account; disabling revokes every
+	// token of the user and ends any pending reset, at once.
+	SetDisabled(ctx context.Context, userID int64, disabled bool) error
+	// ListUsers lists every account, by username.
+	ListUsers(ctx context.Context) ([]User, error)
 }
 
 // Resets keeps password resets, at most one per user.
@@ -72,12 +82,42 @@ type Packages interface {
 	// under one write lock: no other publish of any process comes between
 	// the rule and the write. v.Title takes the stored spelling. A change
 	// is logged in the same transaction.
+	//
+	// The owner becomes the package's first owner. Stored.Latest is the
+	// highest version of any state; Stored.Owners lists every owner.
 	Publish(ctx context.Context, owner string, v Version, tarball []byte, rule func(Stored) error) (Version, error)
+	// Package returns a package, removed ones included (Removed set).
+	// Latest is the newest version neither yanked nor removed, "" when
+	// there is none.
 	Package(ctx context.Context, title string) (Package, error)
-	// Version returns one version of a package; "" means the newest.
+	// Version returns one version of a package, yanked and removed ones
+	// included (their fields say so); "" means Package.Latest, and is
+	// ErrNotFound when that is "".
 	Version(ctx context.Context, title, version string) (Version, error)
-	// Releases lists a package's versions, newest first.
+	// Releases lists a package's versions that are not removed, newest
+	// first, yanked ones marked.
 	Releases(ctx context.Context, title string) ([]Release, error)
+	// Owners lists a package's owners in the order they were added;
+	// ErrNotFound if there is no such package.
+	Owners(ctx context.Context, title string) ([]string, error)
+
+	// The writes below run rule on what is stored of title and version
+	// (Stored, with HasVersion, Yanked and VersionRemoved of version)
+	// under the write lock, as Publish does, and write only if it returns
+	// nil; each logs its change (ChangeYank, ChangeUnyank, ChangeOwners,
+	// ChangeRemove) in the same transaction and moves Package.Latest.
+
+	// SetYanked yanks a version, or with yanked false restores it, and
+	// returns the package as it is then.
+	SetYanked(ctx context.Context, title, version string, yanked bool, rule func(Stored) error) (Package, error)
+	// SetOwner adds username to the package's owners, or with add false
+	// removes it.
+	SetOwner(ctx context.Context, title, username string, add bool, rule func(Stored) error) error
+	// Remove marks one version (version "": the package and every version
+	// of it) removed for reason, keeping the rows so that nothing is
+	// published under them again, and deletes the tarballs once that is
+	// committed.
+	Remove(ctx context.Context, title, version, reason string, rule func(Stored) error) error
 	ListPackages(ctx context.Context, o ListOptions) ([]Package, int, error)
 	// Search returns a page of the packages whose title, description or
 	// tags contain term, the exact title first, and how many match.
@@ -104,6 +144,13 @@ type References interface {
 	// ReferenceGeneration is the serial of the last reference change seen;
 	// 0 means none was ever imported.
 	ReferenceGeneration() int64
+}
+
+// AuditTrail keeps the append-only audit trail.
+type AuditTrail interface {
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// Audit returns the events q selects, oldest first.
+	Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 }
 
 // Mailer delivers password-reset tokens by email.

@@ -80,6 +80,9 @@ func (s *Service) ForgotPassword(ctx context.Context, login string) (Forgot, err
 	if err != nil {
 		return Forgot{}, err
 	}
+	if u.Disabled {
+		return Forgot{}, userErr(Forbidden, "This account is disabled; ask the registry's operator")
+	}
 	return s.qrReset(ctx, u)
 }
 
@@ -115,6 +118,10 @@ func (s *Service) mailReset(login string) {
 		return
 	}
 	log := s.log.With("user", u.Username)
+	if u.Disabled {
+		log.Info("password reset email not sent: the account is disabled")
+		return
+	}
 	now := s.now()
 	token, err := auth.NewToken()
 	if err != nil {
@@ -248,6 +255,7 @@ func (s *Service) ResetPassword(ctx context.Context, login, username, password s
 	} else if err != nil {
 		return "", err
 	}
+	s.audit(ctx, UserActor(User{ID: r.UserID, Username: r.Username}), AuditEvent{Action: AuditPasswordReset, Subject: r.Username})
 	return r.Username, nil
 }
 

@@ -10,6 +10,8 @@ type User struct {
 	Name         string
 	PasswordHash string
 	Created      time.Time
+	// Disabled accounts cannot log in and have no live tokens.
+	Disabled bool
 }
 
 // Package is a package as lists and searches show it: the fields of its
@@ -18,9 +20,13 @@ type Package struct {
 	Title       string
 	Description string
 	Tags        []string
-	Owner       string
-	Latest      string
+	Owner       string // the account that created it; Owners has them all
+	Latest      string // newest version neither yanked nor removed; "" if none
 	Updated     time.Time
+	// Removed is set when the operator removed the whole package, for
+	// RemovedReason; its title is never given out again.
+	Removed       bool
+	RemovedReason string
 }
 
 // Version is one published version of a package.
@@ -35,21 +41,40 @@ type Version struct {
 	Shasum      string // SHA-1 of the canonical tarball, lowercase hex
 	Size        int64  // tarball size in bytes
 	Published   time.Time
+	// Yanked versions are no longer a package's newest, but stay
+	// installable by number.
+	Yanked bool
+	// Removed versions have no tarball any more; reads answer 410 with
+	// RemovedReason.
+	Removed       bool
+	RemovedReason string
 }
 
-// Release is a version number and when it was published.
+// Release is a version number and when it was published. Removed
+// versions are not releases.
 type Release struct {
 	Version   string
 	Published time.Time
+	Yanked    bool
 }
 
-// Stored is what storage holds of a title when a publish asks: the rules
-// decide on it (see PublishRule).
+// Stored is what storage holds of a title, and of one version of it, when
+// a write asks (publish, yank, owner change, removal): the rules decide on
+// it (see PublishRule, YankRule, OwnerRule, RemoveRule).
 type Stored struct {
-	Exists     bool
-	Owner      string
-	Latest     string // newest version
-	HasVersion bool   // the version being published is stored already
+	Exists bool
+	Owner  string   // the account that created the package
+	Owners []string // every owner, the creator included, in the order they were added
+	Latest string   // highest version stored, yanked and removed ones included
+	// Served is the version GET /package/NAME serves: the newest neither
+	// yanked nor removed, "" when there is none.
+	Served     string
+	HasVersion bool // the version asked about is stored already
+	// Removed: the operator removed the whole package.
+	Removed bool
+	// Yanked and VersionRemoved are the state of the version asked about.
+	Yanked         bool
+	VersionRemoved bool
 }
 
 // ListOptions selects a page of packages.
@@ -110,6 +135,10 @@ func (r Reset) State(now time.Time) ResetState {
 const (
 	ChangePublish   = "publish"   // a version was stored
 	ChangeReference = "reference" // the reference was replaced
+	ChangeYank      = "yank"      // a version was yanked
+	ChangeUnyank    = "unyank"    // a yanked version was restored
+	ChangeRemove    = "remove"    // the operator removed a version (or, Version "", a package)
+	ChangeOwners    = "owners"    // a package's owners changed
 )
 
 // Change is one entry of the change log: every change to package data or
@@ -127,3 +156,43 @@ type Change struct {
 // drops the oldest. Checking a signature tries each live token, so this
 // also bounds the work one request can cause.
 const MaxTokensPerUser = 16
+
+// AuditEvent is one line of the audit trail: who did what, from where,
+// when. It never holds a secret.
+type AuditEvent struct {
+	ID int64
+	At time.Time
+	// Actor is the username that acted, "operator:NAME" for a command,
+	// "" when nobody was logged in (a lockout).
+	Actor   string
+	Addr    string // the client's address, or "command line"
+	Action  string // one of the Audit* constants
+	Package string
+	Version string
+	Subject string // the account acted on, if any
+	Detail  string // a removal's reason, a lockout's counter
+}
+
+// Actions of the audit trail.
+const (
+	AuditPublish        = "publish"
+	AuditYank           = "yank"
+	AuditUnyank         = "unyank"
+	AuditRemove         = "remove"
+	AuditOwnerAdd       = "owner-add"
+	AuditOwnerRemove    = "owner-remove"
+	AuditUserCreate     = "user-create"
+	AuditUserDisable    = "user-disable"
+	AuditUserEnable     = "user-enable"
+	AuditPasswordChange = "password-change"
+	AuditPasswordReset  = "password-reset"
+	AuditLoginLockout   = "login-lockout"
+)
+
+// AuditQuery selects audit events, oldest first. Zero fields select all.
+type AuditQuery struct {
+	Since   time.Time
+	User    string // actor or subject, any case
+	Package string // any case
+	Limit   int    // at most this many, the newest; 0 for all
+}

@@ -51,8 +51,8 @@ type Query {
 	search(term: String = "", page: Int = 1, perPage: Int = 10): SearchResult
 	"""
 	One version of a package, as GET /package/TITLE[/VERSION]: the newest
-	when version is empty. Null, with an error, when there is no such
-	package or version.
+	not yanked when version is empty. Null, with an error, when there is no
+	such package or version, or the operator removed it.
 	"""
 	package(title: String!, version: String = ""): Package
 	"""
@@ -114,8 +114,13 @@ type Package {
 	description: String!
 	"This version's number."
 	version: String!
+	"Whether an owner yanked this version: it is no longer the newest, but installs by its number."
+	yanked: Boolean!
+	"The accounts that may publish and yank the package, in the order they were added."
+	owners: [String!]!
 	"""
-	Every version number of the package, highest (newest) first by semver.
+	Every version number of the package, highest (newest) first by semver,
+	yanked ones included, removed ones left out.
 	first: true keeps only the lowest (normally the first published),
 	last: true only the highest; both keep those two.
 	"""
@@ -143,10 +148,11 @@ type Package {
 	resourceUrl: String!
 }
 
-"A version number and when it was published (ISO 8601, UTC, milliseconds)."
+"A version number, when it was published (ISO 8601, UTC, milliseconds), and whether it is yanked."
 type Release {
 	version: String!
 	date: String!
+	yanked: Boolean!
 }
 `
 
@@ -561,6 +567,8 @@ type gqlPackage struct {
 	Title       string
 	Description string
 	Version     string
+	Yanked      bool
+	Owners      []string
 	Releases    []gqlRelease
 	Author      string
 	License     string
@@ -577,6 +585,7 @@ type gqlPackage struct {
 type gqlRelease struct {
 	Version string
 	Date    string
+	Yanked  bool
 }
 
 type packageArgs struct {
@@ -602,16 +611,20 @@ func (r *gqlRequest) pkg(ctx context.Context, title, version string) (*gqlPackag
 	if err != nil {
 		return nil, err
 	}
+	_, owners, err := r.c.s.core.Owners(ctx, v.Title)
+	if err != nil {
+		return nil, err
+	}
 	link := docLink(r.c.base, v, version != "")
 	p := &gqlPackage{
-		Title: v.Title, Description: v.Description, Version: v.Version,
+		Title: v.Title, Description: v.Description, Version: v.Version, Yanked: v.Yanked, Owners: owners,
 		Author: v.Author, License: v.License, Tags: v.Tags,
 		Date: v.Published.UTC().Format(isoMillis), Readme: v.Readme,
 		Shasum: v.Shasum, Size: int32(v.Size),
 		URL: link, ReadmeURL: link + "/README", ResourceURL: link + "/data",
 	}
 	for _, rel := range rels {
-		p.Releases = append(p.Releases, gqlRelease{rel.Version, rel.Published.UTC().Format(isoMillis)})
+		p.Releases = append(p.Releases, gqlRelease{rel.Version, rel.Published.UTC().Format(isoMillis), rel.Yanked})
 	}
 	return p, nil
 }

@@ -24,6 +24,9 @@ func (s *Server) renderPackage(ctx context.Context, k readKey) (*cached, error) 
 	switch len(parts) {
 	case 1:
 	case 2:
+		if parts[1] == "owners" && name != "" {
+			return s.renderOwners(ctx, k, name)
+		}
 		if parts[1] == "README" || parts[1] == "data" {
 			what = parts[1]
 		} else {
@@ -100,23 +103,37 @@ func (s *Server) renderDocument(ctx context.Context, k readKey, v registry.Versi
 	if err != nil {
 		return nil, err
 	}
-	if k.html {
-		return s.htmlPackage(k, v, rels)
+	_, owners, err := s.core.Owners(ctx, v.Title)
+	if err != nil {
+		return nil, err
 	}
+	if k.html {
+		return s.htmlPackage(k, v, rels, owners)
+	}
+	yanked := []string{}
+	for _, r := range rels {
+		if r.Yanked {
+			yanked = append(yanked, r.Version)
+		}
+	}
+	// The seed's fields in the seed's order, then ours.
 	return jsonAnswer(k, struct {
-		Title       string   `json:"title"`
-		Description string   `json:"description"`
-		Version     string   `json:"version"`
-		Versions    releases `json:"versions"`
-		Author      string   `json:"author"`
-		License     string   `json:"license"`
-		Tags        []string `json:"tags"`
-		Date        string   `json:"date"`
-		Readme      string   `json:"readme"`
-		Resource    string   `json:"resource"`
-		Shasum      string   `json:"shasum"`
+		Title          string   `json:"title"`
+		Description    string   `json:"description"`
+		Version        string   `json:"version"`
+		Versions       releases `json:"versions"`
+		Author         string   `json:"author"`
+		License        string   `json:"license"`
+		Tags           []string `json:"tags"`
+		Date           string   `json:"date"`
+		Readme         string   `json:"readme"`
+		Resource       string   `json:"resource"`
+		Shasum         string   `json:"shasum"`
+		Yanked         bool     `json:"yanked"`
+		YankedVersions []string `json:"yanked_versions"`
+		Owners         []string `json:"owners"`
 	}{v.Title, v.Description, v.Version, rels, v.Author, v.License, v.Tags, date,
-		link + "/README", link + "/data", v.Shasum})
+		link + "/README", link + "/data", v.Shasum, v.Yanked, yanked, owners})
 }
 
 // releases encodes as a JSON object from version to date, newest first:

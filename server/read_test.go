@@ -154,7 +154,7 @@ func TestPackageDocument(t *testing.T) {
 	}
 	body := string(r.body)
 	// Field order as in the seed, versions newest first by semver.
-	order := regexp.MustCompile(`^\{"title":"ctl","description":"newest","version":"1.10.0","versions":\{"1.10.0":"[^"]+","1.2.0":"[^"]+","1.0.0":"[^"]+"\},"author":"alice","license":"GPLv3","tags":\["input","pad"\],"date":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","readme":"[^"]+","resource":"[^"]+","shasum":"[0-9a-f]{40}"\}$`)
+	order := regexp.MustCompile(`^\{"title":"ctl","description":"newest","version":"1.10.0","versions":\{"1.10.0":"[^"]+","1.2.0":"[^"]+","1.0.0":"[^"]+"\},"author":"alice","license":"GPLv3","tags":\["input","pad"\],"date":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","readme":"[^"]+","resource":"[^"]+","shasum":"[0-9a-f]{40}","yanked":false,"yanked_versions":\[\],"owners":\["alice"\]\}$`)
 	if !order.MatchString(body) {
 		t.Errorf("document = %s", body)
 	}

@@ -138,7 +138,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		c.notRouted()
 		return
 	}
-	h(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, rq)), ps)
+	// The core's audit trail names the client's address.
+	ctx := registry.FromClient(context.WithValue(r.Context(), requestKey{}, rq), clientAddr(r))
+	h(w, r.WithContext(ctx), ps)
 }
 
 // legacyClient reports whether a User-Agent is the nessemble 1.x client,
@@ -323,8 +325,13 @@ func (c *call) fail(err error) {
 	if c.legacy && status != http.StatusNotFound && c.clientRead() {
 		// The client takes every status but 404 and 503 on these answers
 		// for success, and would read this error as a package or as
-		// search results: 503 makes it say the registry is unreachable.
+		// search results: 503 makes it say the registry is unreachable,
+		// and 404 that the package does not exist, which is what a
+		// removed one (410 for others) has become.
 		status = http.StatusServiceUnavailable
+		if statusGone(err) {
+			status = http.StatusNotFound
+		}
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		if _, set := c.w.Header()["Retry-After"]; !set {
@@ -405,6 +412,14 @@ var kindStatus = map[registry.Kind]int{
 	registry.TooLarge:     http.StatusRequestEntityTooLarge,
 	registry.Refused:      http.StatusUnprocessableEntity,
 	registry.TooMany:      http.StatusTooManyRequests,
+	registry.Gone:         http.StatusGone,
+}
+
+// statusGone reports whether err is the core's answer to a read of what
+// the operator removed.
+func statusGone(err error) bool {
+	var re *registry.Error
+	return errors.As(err, &re) && re.Kind == registry.Gone
 }
 
 const internalMessage = "Internal server error; the registry's operator can find the cause in its log"

@@ -189,7 +189,7 @@ func (s *Server) routes() (r *httprouter.Router, reads []*readRoute) {
 	}
 	get("/status", s.adapt(s.handleStatus))
 	get("/assets/style.css", s.adapt(s.handleStyle))
-	post("/package/*path", s.handlePublish)
+	post("/package/*path", s.handlePackagePost) // publish, yank, unyank, owners (moderate.go)
 	r.Handle(http.MethodPut, "/package/*path", s.adapt(s.handlePublish))
 	get("/reference", s.adapt(s.handleReference))
 	get("/reference/*path", s.adapt(s.handleReference))

@@ -249,13 +249,20 @@ func (s *Server) htmlAuthor(k readKey, name string, page, perPage int, pkgs []re
 // versionRow is one version in a package page's list.
 type versionRow struct {
 	Version, URL, Date, DateISO string
-	Current                     bool
+	Current, Yanked             bool
 }
 
-func (s *Server) htmlPackage(k readKey, v registry.Version, rels []registry.Release) (*cached, error) {
+func (s *Server) htmlPackage(k readKey, v registry.Version, rels []registry.Release, owners []string) (*cached, error) {
 	root := rootOf(k.base)
 	pkg := root + "/package/" + v.Title
-	newest := len(rels) == 0 || rels[0].Version == v.Version
+	latest := "" // what /package/NAME shows and install takes: the newest not yanked
+	for _, r := range rels {
+		if !r.Yanked {
+			latest = r.Version
+			break
+		}
+	}
+	newest := v.Version == latest
 	install := "nessemble install " + v.Title
 	if !newest {
 		install += "@" + v.Version
@@ -263,28 +270,30 @@ func (s *Server) htmlPackage(k readKey, v registry.Version, rels []registry.Rele
 	versions := make([]versionRow, len(rels))
 	for i, r := range rels {
 		versions[i] = versionRow{r.Version, pkg + "/" + r.Version, humanDate(r.Published),
-			r.Published.UTC().Format(time.RFC3339), r.Version == v.Version}
+			r.Published.UTC().Format(time.RFC3339), r.Version == v.Version, r.Yanked}
+	}
+	ownerLinks := make([]tagLink, len(owners))
+	for i, o := range owners {
+		ownerLinks[i] = tagLink{o, root + "/author/" + url.PathEscape(o)}
 	}
 	d := struct {
 		Title, Version, Description, Author, AuthorURL, License, Shasum string
 		Date, DateISO, DataURL, Size, Install                           string
-		Tags                                                            []tagLink
+		Tags, Owners                                                    []tagLink
 		Readme                                                          template.HTML
 		Versions                                                        []versionRow
-		Newest                                                          bool
+		Newest, Yanked                                                  bool
 		NewestVersion, NewestURL                                        string
 	}{
 		Title: v.Title, Version: v.Version, Description: v.Description, Author: v.Author,
 		AuthorURL: root + "/author/" + url.PathEscape(v.Author), License: v.License, Shasum: v.Shasum,
 		Date: humanDate(v.Published), DateISO: v.Published.UTC().Format(time.RFC3339),
 		DataURL: pkg + "/" + v.Version + "/data", Size: humanSize(v.Size), Install: install,
-		Tags: tagLinks(root, v.Tags), Versions: versions, Newest: newest, NewestURL: pkg,
+		Tags: tagLinks(root, v.Tags), Owners: ownerLinks, Versions: versions, Newest: newest, Yanked: v.Yanked,
+		NewestVersion: latest, NewestURL: pkg,
 	}
 	if strings.TrimSpace(v.Readme) != "" {
 		d.Readme = markdown.Render(v.Readme)
-	}
-	if !newest {
-		d.NewestVersion = rels[0].Version
 	}
 	title := v.Title
 	if !newest {

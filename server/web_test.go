@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
+	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
 )
 
@@ -238,6 +239,16 @@ func TestPages(t *testing.T) {
 	if regexp.MustCompile(`(src|href)="(https?:)?//`).MatchString(strings.ReplaceAll(page, `href="https://www.nessemble.com"`, "")) {
 		t.Errorf("the page loads something from elsewhere")
 	}
+	// A yanked version: the package page shows the newest one left, the
+	// yanked one says so and installs by number.
+	if _, err := e.db.SetYanked(context.Background(), "controller", "1.1.0", true, func(registry.Stored) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	check("/registry/package/controller", 200, "<h1>controller <span class=\"version\">1.0.0</span></h1>",
+		"nessemble install controller", `<span class="yanked">yanked</span>`, "Owners alice")
+	check("/registry/package/controller/1.1.0", 200, "This version was yanked by its owners", "The newest is 1.0.0",
+		"nessemble install controller@1.1.0")
+
 	// Programs still get JSON errors.
 	wantError(t, e.get("/registry/package/nope"), 404, "does not exist")
 	wantError(t, e.do(http.MethodGet, "/registry/author/nobody", nil, ""), 404, "Not Found")

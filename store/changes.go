@@ -62,7 +62,7 @@ func (db *DB) CatchUp(ctx context.Context) error {
 		}
 		for _, c := range cs {
 			switch c.Kind {
-			case registry.ChangePublish:
+			case registry.ChangePublish, registry.ChangeYank, registry.ChangeUnyank, registry.ChangeRemove, registry.ChangeOwners:
 				if err := db.reindex(ctx, c.Title); err != nil {
 					return err
 				}
@@ -93,6 +93,10 @@ func (db *DB) reindex(ctx context.Context, title string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if p.Removed {
+		ix.deleteLocked(p.Title)
+		return nil
 	}
 	ix.putLocked(p)
 	return nil

@@ -86,6 +86,14 @@ func TestCatchUpSeesOtherProcesses(t *testing.T) {
 	}
 }
 
+// undoModeration takes a database back from migration 4 to 3.
+var undoModeration = []string{
+	`DROP TABLE audit`, `DROP TABLE owners`, `ALTER TABLE users DROP COLUMN disabled_at`,
+	`ALTER TABLE packages DROP COLUMN removed_at`, `ALTER TABLE packages DROP COLUMN removed_reason`,
+	`ALTER TABLE versions DROP COLUMN yanked_at`, `ALTER TABLE versions DROP COLUMN removed_at`,
+	`ALTER TABLE versions DROP COLUMN removed_reason`,
+}
+
 // TestChangeLogMigration: a folder written before the change log gets one
 // entry per stored version, in publish order, and one for its reference.
 func TestChangeLogMigration(t *testing.T) {
@@ -106,8 +114,9 @@ func TestChangeLogMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP TABLE changes`, `INSERT INTO meta (key, value) VALUES ('reference_generation', '3')`,
-		`PRAGMA user_version = 2`} {
+	undo := append(undoModeration, `DROP TABLE changes`, `INSERT INTO meta (key, value) VALUES ('reference_generation', '3')`,
+		`PRAGMA user_version = 2`)
+	for _, q := range undo {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}

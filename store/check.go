@@ -49,7 +49,7 @@ func (db *DB) Check(ctx context.Context, repair bool) ([]Problem, error) {
 	}
 
 	rows, err := db.rd.QueryContext(ctx, `SELECT p.title, v.version, v.shasum FROM versions v
-		JOIN packages p ON p.id = v.package_id ORDER BY p.title, v.id`)
+		JOIN packages p ON p.id = v.package_id WHERE v.removed_at IS NULL ORDER BY p.title, v.id`)
 	if err != nil {
 		return nil, err
 	}
@@ -182,10 +182,11 @@ func removeIf(p Problem, remove func(Problem) bool) Problem {
 	return p
 }
 
-// shasums is the set of tarballs that committed versions name.
+// shasums is the set of tarballs that committed versions name (a removed
+// version has none: a file of one is what a crash left of its removal).
 func shasums(ctx context.Context, tx *sql.Tx) (map[string]bool, error) {
 	known := make(map[string]bool)
-	rows, err := tx.QueryContext(ctx, `SELECT shasum FROM versions`)
+	rows, err := tx.QueryContext(ctx, `SELECT shasum FROM versions WHERE removed_at IS NULL`)
 	if err != nil {
 		return nil, err
 	}

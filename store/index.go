@@ -87,7 +87,7 @@ func (db *DB) loadIndex(ctx context.Context) error {
 	if ix.loaded {
 		return nil
 	}
-	rows, err := db.rd.QueryContext(ctx, `SELECT title, description, tags, owner, latest, updated_at FROM packages`)
+	rows, err := db.rd.QueryContext(ctx, `SELECT `+packageColumns+` FROM packages WHERE removed_at IS NULL`)
 	if err != nil {
 		return err
 	}
@@ -124,6 +124,22 @@ func (ix *index) putLocked(p registry.Package) {
 	}
 	j, _ := slices.BinarySearchFunc(ix.byDesc, e, byDescCmp)
 	ix.byDesc = slices.Insert(ix.byDesc, j, e)
+	ix.stale = true
+}
+
+// deleteLocked removes a package (removed by the operator); ix.mu is held
+// and ix loaded.
+func (ix *index) deleteLocked(title string) {
+	e := &indexed{titleKey: strings.ToLower(title)}
+	i, found := slices.BinarySearchFunc(ix.byTitle, e, byTitleCmp)
+	if !found {
+		return
+	}
+	old := ix.byTitle[i]
+	ix.byTitle = slices.Delete(ix.byTitle, i, i+1)
+	if j, ok := slices.BinarySearchFunc(ix.byDesc, old, byDescCmp); ok {
+		ix.byDesc = slices.Delete(ix.byDesc, j, j+1)
+	}
 	ix.stale = true
 }
 

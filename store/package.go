@@ -68,32 +68,54 @@ func (db *DB) Publish(ctx context.Context, owner string, v registry.Version, tar
 	return v, nil
 }
 
-// pkgRow is what a publish found of its package's row.
+// pkgRow is what a write found of its package's row.
 type pkgRow struct {
 	registry.Stored
 	id int64
 }
 
-// storedOf reads what is stored of v's title, and gives v.Title the
-// stored spelling.
+// storedOf reads what is stored of v's title and version, and gives
+// v.Title the stored spelling.
 func storedOf(ctx context.Context, tx *sql.Tx, v *registry.Version) (pkgRow, error) {
-	var row pkgRow
-	err := tx.QueryRowContext(ctx, `SELECT id, owner, latest, title FROM packages WHERE title = ?`, v.Title).
-		Scan(&row.id, &row.Owner, &row.Latest, &v.Title)
+	var (
+		row     pkgRow
+		removed sql.NullInt64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT id, owner, latest, title, removed_at FROM packages WHERE title = ?`, v.Title).
+		Scan(&row.id, &row.Owner, &row.Served, &v.Title, &removed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return row, nil
 	}
 	if err != nil {
 		return row, err
 	}
-	row.Exists = true
-	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM versions WHERE package_id = ? AND version = ?`, row.id, v.Version).Scan(&one)
-	row.HasVersion = err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	row.Exists, row.Removed = true, removed.Valid
+	rows, err := tx.QueryContext(ctx, `SELECT version, yanked_at IS NOT NULL, removed_at IS NOT NULL
+		FROM versions WHERE package_id = ?`, row.id)
+	if err != nil {
 		return row, err
 	}
-	return row, nil
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			ver              string
+			yanked, vremoved bool
+		)
+		if err := rows.Scan(&ver, &yanked, &vremoved); err != nil {
+			return row, err
+		}
+		if row.Latest == "" || semver.Compare(ver, row.Latest) > 0 {
+			row.Latest = ver
+		}
+		if ver == v.Version {
+			row.HasVersion, row.Yanked, row.VersionRemoved = true, yanked, vremoved
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return row, err
+	}
+	row.Owners, err = ownersOf(ctx, tx, row.id)
+	return row, err
 }
 
 // publishRows stores a publish its rule accepted: the version's row, and
@@ -111,6 +133,10 @@ func publishRows(ctx context.Context, tx *sql.Tx, owner string, row pkgRow, v *r
 		if row.id, err = res.LastInsertId(); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO owners (package_id, username, added_at) VALUES (?, ?, ?)`,
+			row.id, owner, now); err != nil {
+			return err
+		}
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO versions
 		(package_id, version, description, author, license, tags, readme, shasum, size, published_at)
@@ -119,7 +145,7 @@ func publishRows(ctx context.Context, tx *sql.Tx, owner string, row pkgRow, v *r
 	if err != nil {
 		return err
 	}
-	if row.Exists && semver.Compare(v.Version, row.Latest) > 0 {
+	if row.Exists && (row.Served == "" || semver.Compare(v.Version, row.Served) > 0) {
 		_, err = tx.ExecContext(ctx, `UPDATE packages SET description = ?, tags = ?, latest = ?,
 			updated_at = ? WHERE id = ?`,
 			v.Description, tags, v.Version, now, row.id)
@@ -136,11 +162,13 @@ func nonNil(s []string) []string {
 
 // Package returns the package titled title (case-insensitive).
 func (db *DB) Package(ctx context.Context, title string) (registry.Package, error) {
-	row := db.rd.QueryRowContext(ctx, `SELECT title, description, tags, owner, latest, updated_at
-		FROM packages WHERE title = ?`, title)
+	row := db.rd.QueryRowContext(ctx, `SELECT `+packageColumns+` FROM packages WHERE title = ?`, title)
 	p, err := scanPackage(row)
 	return p, translate(err)
 }
+
+// packageColumns are what scanPackage reads.
+const packageColumns = `title, description, tags, owner, latest, updated_at, removed_at IS NOT NULL, removed_reason`
 
 type scanner interface{ Scan(...any) error }
 
@@ -150,7 +178,7 @@ func scanPackage(s scanner) (registry.Package, error) {
 		tags    string
 		updated int64
 	)
-	if err := s.Scan(&p.Title, &p.Description, &tags, &p.Owner, &p.Latest, &updated); err != nil {
+	if err := s.Scan(&p.Title, &p.Description, &tags, &p.Owner, &p.Latest, &updated, &p.Removed, &p.RemovedReason); err != nil {
 		return p, err
 	}
 	p.Updated = fromMillis(updated)
@@ -160,7 +188,7 @@ func scanPackage(s scanner) (registry.Package, error) {
 // Version returns one version of a package; version "" means the newest.
 func (db *DB) Version(ctx context.Context, title, version string) (registry.Version, error) {
 	const q = `SELECT p.title, v.version, v.description, v.author, v.license, v.tags,
-		v.readme, v.shasum, v.size, v.published_at
+		v.readme, v.shasum, v.size, v.published_at, v.yanked_at IS NOT NULL, v.removed_at IS NOT NULL, v.removed_reason
 		FROM versions v JOIN packages p ON p.id = v.package_id
 		WHERE p.title = ? AND v.version = `
 	var row *sql.Row
@@ -175,7 +203,7 @@ func (db *DB) Version(ctx context.Context, title, version string) (registry.Vers
 		published int64
 	)
 	err := row.Scan(&v.Title, &v.Version, &v.Description, &v.Author, &v.License, &tags,
-		&v.Readme, &v.Shasum, &v.Size, &published)
+		&v.Readme, &v.Shasum, &v.Size, &published, &v.Yanked, &v.Removed, &v.RemovedReason)
 	if err != nil {
 		return v, translate(err)
 	}
@@ -185,8 +213,8 @@ func (db *DB) Version(ctx context.Context, title, version string) (registry.Vers
 
 // Releases lists a package's versions, newest first by semver precedence.
 func (db *DB) Releases(ctx context.Context, title string) ([]registry.Release, error) {
-	rows, err := db.rd.QueryContext(ctx, `SELECT v.version, v.published_at
-		FROM versions v JOIN packages p ON p.id = v.package_id WHERE p.title = ?`, title)
+	rows, err := db.rd.QueryContext(ctx, `SELECT v.version, v.published_at, v.yanked_at IS NOT NULL
+		FROM versions v JOIN packages p ON p.id = v.package_id WHERE p.title = ? AND v.removed_at IS NULL`, title)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +225,7 @@ func (db *DB) Releases(ctx context.Context, title string) ([]registry.Release, e
 			r  registry.Release
 			ms int64
 		)
-		if err := rows.Scan(&r.Version, &ms); err != nil {
+		if err := rows.Scan(&r.Version, &ms, &r.Yanked); err != nil {
 			return nil, err
 		}
 		r.Published = fromMillis(ms)
@@ -216,14 +244,15 @@ func (db *DB) Releases(ctx context.Context, title string) ([]registry.Release, e
 // Counts returns the number of packages and of users.
 func (db *DB) Counts(ctx context.Context) (packages, users int, err error) {
 	err = db.rd.QueryRowContext(ctx,
-		`SELECT (SELECT count(*) FROM packages), (SELECT count(*) FROM users)`).Scan(&packages, &users)
+		`SELECT (SELECT count(*) FROM packages WHERE removed_at IS NULL), (SELECT count(*) FROM users)`).Scan(&packages, &users)
 	return packages, users, err
 }
 
-// CountVersions returns the number of versions of all packages.
+// CountVersions returns the number of versions of all packages, yanked
+// ones included, removed ones not.
 func (db *DB) CountVersions(ctx context.Context) (int, error) {
 	var n int
-	err := db.rd.QueryRowContext(ctx, `SELECT count(*) FROM versions`).Scan(&n)
+	err := db.rd.QueryRowContext(ctx, `SELECT count(*) FROM versions WHERE removed_at IS NULL`).Scan(&n)
 	return n, err
 }
 

@@ -123,8 +123,10 @@ func TestPublishRule(t *testing.T) {
 	if err := put("1.5.0", rule(nil)); !errors.Is(err, registry.ErrConflict) {
 		t.Errorf("a version stored twice: %v", err)
 	}
-	want := []registry.Stored{{}, {}, {Exists: true, Owner: "alice", Latest: "1.0.0"},
-		{Exists: true, Owner: "alice", Latest: "2.0.0"}, {Exists: true, Owner: "alice", Latest: "2.0.0", HasVersion: true}}
+	alice := []string{"alice"}
+	want := []registry.Stored{{}, {}, {Exists: true, Owner: "alice", Owners: alice, Latest: "1.0.0", Served: "1.0.0"},
+		{Exists: true, Owner: "alice", Owners: alice, Latest: "2.0.0", Served: "2.0.0"},
+		{Exists: true, Owner: "alice", Owners: alice, Latest: "2.0.0", Served: "2.0.0", HasVersion: true}}
 	if fmt.Sprint(seen) != fmt.Sprint(want) {
 		t.Errorf("the rule saw %+v, want %+v", seen, want)
 	}
