@@ -13,9 +13,13 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/nessemble/nessemble-registry/logsink"
@@ -23,6 +27,7 @@ import (
 	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/server"
 	"github.com/nessemble/nessemble-registry/store"
+	"github.com/nessemble/nessemble-registry/systemd"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -68,6 +73,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newRemoveCmd(),
 		newUserCmd(),
 		newAuditCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
 	)
 	return root
 }
@@ -117,13 +124,16 @@ func newVersionCmd() *cobra.Command {
 }
 
 type serveConfig struct {
-	data      string
-	signup    bool
-	addr      string
-	logFormat string
-	server    server.Config
-	registry  registry.Config
-	smtp      mail.Config
+	data        string
+	signup      bool
+	addr        string
+	metricsAddr string
+	logFormat   string
+	server      server.Config
+	registry    registry.Config
+	smtp        mail.Config
+	// settings is the effective configuration, logged at start.
+	settings []any
 }
 
 // validate refuses limits of zero or less: the server would take them for
@@ -160,8 +170,20 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the registry's HTTP server",
-		Args:  cobra.NoArgs,
+		Long: `Run the registry's HTTP server.
+
+Every flag can also be set in the environment as NESSEMBLE_REGISTRY_<FLAG>
+(--rate-limit is NESSEMBLE_REGISTRY_RATE_LIMIT); a flag on the command line
+wins. Under systemd, serve speaks Type=notify (READY=1, STOPPING=1 and
+WATCHDOG=1) and takes a listening socket passed by socket activation
+instead of --addr.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			fromEnv, err := flagsFromEnv(cmd)
+			if err != nil {
+				return err
+			}
+			cfg.settings = effectiveSettings(cmd, fromEnv, cfg.smtp.Password != "")
 			if err := cfg.validate(); err != nil {
 				return err
 			}
@@ -182,7 +204,8 @@ func newServeCmd() *cobra.Command {
 	cfg.smtp.Password = os.Getenv("NESSEMBLE_REGISTRY_SMTP_PASSWORD")
 	f := cmd.Flags()
 	dataFlag(cmd, &cfg.data)
-	f.StringVar(&cfg.addr, "addr", "127.0.0.1:8000", "address to listen on")
+	f.StringVar(&cfg.addr, "addr", "127.0.0.1:8000", "address to listen on (unused when systemd passes a socket)")
+	f.StringVar(&cfg.metricsAddr, "metrics-addr", "", "address of a separate listener for Prometheus metrics at /metrics, e.g. 127.0.0.1:9100; empty: no metrics")
 	f.StringVar(&cfg.server.BaseURL, "base-url", "", "public URL of the registry, path prefix included (default: from each request's Host)")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	f.IntVar(&cfg.server.RateLimit, "rate-limit", server.DefaultRateLimit, "requests per client address per rate window; -1 turns limiting off")
@@ -199,7 +222,7 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&cfg.smtp.Port, "smtp-port", 0, "mail server port (default 587 for starttls, 465 for tls, 25 for none)")
 	f.StringVar(&cfg.smtp.TLS, "smtp-tls", mail.StartTLS, "mail server security: starttls, tls (implicit) or none (only for a relay on this host)")
 	f.StringVar(&cfg.smtp.User, "smtp-user", "", "mail server user for AUTH PLAIN; its password comes from --smtp-password-file or NESSEMBLE_REGISTRY_SMTP_PASSWORD")
-	f.Var(passwordFile{&cfg.smtp.Password}, "smtp-password-file", "file holding the mail server password (env NESSEMBLE_REGISTRY_SMTP_PASSWORD)")
+	f.Var(&passwordFile{p: &cfg.smtp.Password}, "smtp-password-file", "file holding the mail server password (env NESSEMBLE_REGISTRY_SMTP_PASSWORD)")
 	f.StringVar(&cfg.smtp.From, "smtp-from", "", "sender of password-reset emails, e.g. \"Registry <registry@example.org>\"")
 	return cmd
 }
@@ -239,27 +262,61 @@ func serve(ctx context.Context, cfg serveConfig, mailer registry.Mailer, logOut 
 
 	cfg.server.Version = version
 	cfg.server.AccessLog, cfg.server.AccessLogJSON = out.Batched(), cfg.logFormat == "json"
-	srv := server.New(cfg.server, core, log)
-	// No TCP keep-alive probes: every connection already has a read
-	// deadline, and the probes' setup is four system calls per connection,
-	// for a client that opens one per request.
-	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(ctx, "tcp", cfg.addr)
+	cfg.server.Ready = db.Ready
+	log.Info("configuration", cfg.settings...)
+
+	// Every listener is open before READY=1, so that a bind error stops
+	// the start and systemd hears of it.
+	ln, err := listen(ctx, cfg.addr, log)
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
+	var metricsSrv *http.Server
+	if cfg.metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		cfg.server.Metrics = reg
+		cfg.server.Stats = func(ctx context.Context) (server.DataStats, error) {
+			st, err := db.Stats(ctx)
+			return server.DataStats(st), err
+		}
+		mln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+			ErrorHandling: promhttp.ContinueOnError, MaxRequestsInFlight: 4}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
+		go metricsSrv.Serve(mln)
+		log.Info("metrics", "addr", mln.Addr().String())
+	}
+	srv := server.New(cfg.server, core, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "data", cfg.data)
+	notify(log, "READY=1\nSTATUS=serving on "+ln.Addr().String())
+	stopWatchdog, err := startWatchdog(db, log)
+	if err != nil {
+		return err
+	}
+	defer stopWatchdog()
 
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
+	notify(log, "STOPPING=1")
 	log.Info("shutting down")
+	stopWatchdog()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if metricsSrv != nil {
+		metricsSrv.Shutdown(shutdownCtx)
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return err
 	}
@@ -267,6 +324,71 @@ func serve(ctx context.Context, cfg serveConfig, mailer registry.Mailer, logOut 
 		return err
 	}
 	return nil
+}
+
+// listen returns the socket systemd passed by socket activation, or else
+// listens on addr.
+func listen(ctx context.Context, addr string, log *slog.Logger) (net.Listener, error) {
+	lns, err := systemd.Listeners()
+	if err != nil {
+		return nil, err
+	}
+	switch len(lns) {
+	case 0:
+		// No TCP keep-alive probes: every connection already has a read
+		// deadline, and the probes' setup is four system calls per
+		// connection, for a client that opens one per request.
+		lc := net.ListenConfig{KeepAlive: -1}
+		return lc.Listen(ctx, "tcp", addr)
+	case 1:
+		log.Info("listening on the socket systemd passed (socket activation); --addr is not used", "addr", lns[0].Addr().String())
+		return lns[0], nil
+	}
+	for _, l := range lns {
+		l.Close()
+	}
+	return nil, fmt.Errorf("socket activation passed %d sockets; the registry listens on one (one ListenStream= in the .socket unit)", len(lns))
+}
+
+// notify tells systemd of a state change; without $NOTIFY_SOCKET it does
+// nothing. A failure is logged: the service still serves.
+func notify(log *slog.Logger, state string) {
+	if _, err := systemd.Notify(state); err != nil {
+		log.Warn("could not notify systemd", "err", err)
+	}
+}
+
+// startWatchdog sends WATCHDOG=1 at the interval systemd asks for, as
+// long as the database answers: a registry whose database hangs is
+// restarted. A full disk does not stop the pings (/readyz reports it),
+// since a restart would not make room. stop may be called twice.
+func startWatchdog(db *store.DB, log *slog.Logger) (stop func(), err error) {
+	every, err := systemd.WatchdogInterval()
+	if err != nil || every == 0 {
+		return func() {}, err
+	}
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			err := db.Ping(ctx)
+			cancel()
+			if err != nil {
+				log.Error("watchdog: the database does not answer; systemd is not told all is well", "err", err)
+				continue
+			}
+			notify(log, "WATCHDOG=1")
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }, nil
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {

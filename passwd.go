@@ -60,13 +60,16 @@ revoked and any pending password reset is cancelled.`,
 // passwordFile is a flag naming a file that holds a password: setting the
 // flag reads the file into *p, so the secret stays off the command line
 // and out of the process list.
-type passwordFile struct{ p *string }
+type passwordFile struct {
+	p    *string
+	path string // shown by String, as the configuration serve logs
+}
 
-func (f passwordFile) String() string { return "" }
+func (f *passwordFile) String() string { return f.path }
 
-func (f passwordFile) Type() string { return "file" }
+func (f *passwordFile) Type() string { return "file" }
 
-func (f passwordFile) Set(path string) error {
+func (f *passwordFile) Set(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -75,6 +78,6 @@ func (f passwordFile) Set(path string) error {
 	if pw == "" || strings.ContainsAny(pw, "\r\n") {
 		return fmt.Errorf("%s must hold the password on one line", path)
 	}
-	*f.p = pw
+	*f.p, f.path = pw, path
 	return nil
 }

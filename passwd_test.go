@@ -137,7 +137,7 @@ func TestServeSMTPFlags(t *testing.T) {
 	}
 
 	var pw string
-	if err := (passwordFile{&pw}).Set(pwFile); err != nil || pw != "s3cret" {
+	if err := (&passwordFile{p: &pw}).Set(pwFile); err != nil || pw != "s3cret" {
 		t.Errorf("password file read as %q, %v", pw, err)
 	}
 }

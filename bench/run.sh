@@ -9,6 +9,7 @@
 #
 #   bash bench/run.sh                 # about 3 minutes
 #   DURATION=10 bash bench/run.sh     # longer runs, steadier figures
+#   METRICS=1 bash bench/run.sh       # with --metrics-addr (Prometheus on)
 #
 # Needs the Debian packages wrk, nginx-light, curl and python3 (installed
 # if missing and run as root). Everything it starts runs in a temp folder and is stopped on
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-4}
 PACKAGES=${PACKAGES:-200}
+METRICS=${METRICS:-0}
 
 missing=()
 for tool in wrk:wrk nginx:nginx-light curl:curl python3:python3; do
@@ -48,9 +50,11 @@ go build -o "$tmp/nessemble-registry" .
 go build -o "$tmp/seed" ./bench/seed
 go build -o "$tmp/plain" ./bench/plain
 
+metrics=()
+[ "$METRICS" = 1 ] && metrics=(--metrics-addr "127.0.0.1:$(free_port)")
 start_registry() {
   "$tmp/nessemble-registry" serve --data "$tmp/data" --addr "127.0.0.1:$reg_port" \
-    --rate-limit 100000000 2>>"$tmp/registry.log" &
+    --rate-limit 100000000 "${metrics[@]}" 2>>"$tmp/registry.log" &
   reg_pid=$!
   for _ in $(seq 100); do curl -sf "$reg/status" >/dev/null && return; sleep 0.05; done
   echo "bench: registry did not start" >&2; exit 1

@@ -62,6 +62,9 @@ func (s *Server) answerFast(b []byte, r fastpath.Request) (head, body []byte, ke
 	if s.access != nil {
 		s.access.write(r.Method, r.Path, status, len(body), start, r.Remote)
 	}
+	if rr.m != nil {
+		rr.m.count(nm, start)
+	}
 	return b, body, !closeAfter, true
 }
 

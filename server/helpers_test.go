@@ -45,6 +45,7 @@ type envOptions struct {
 	log      *slog.Logger // nil: discarded
 	mount    string
 	selfBase bool // BaseURL is the registry's own address plus mount
+	ready    bool // readiness from the data folder (store.DB.Ready)
 }
 
 func newEnv(t testing.TB, cfg server.Config) *env { return start(t, envOptions{server: cfg}) }
@@ -96,6 +97,9 @@ func start(t testing.TB, o envOptions) *env {
 	}
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = -1
+	}
+	if o.ready {
+		cfg.Ready = db.Ready
 	}
 	srv := server.New(cfg, core, log)
 	done := make(chan error, 1)

@@ -30,7 +30,7 @@ func (s *Server) handlePackagePost(c *call) error {
 			return s.handleOwner(c, parts[0], parts[2] == "add")
 		}
 	}
-	return s.handlePublish(c)
+	return s.counted(outPublish, s.handlePublish)(c)
 }
 
 // signedRoute is the route a write on c's path is signed with: the path

@@ -38,6 +38,7 @@ type readRoute struct {
 	params  []string
 	render  func(ctx context.Context, k readKey) (*cached, error)
 	match   *httprouter.Router // pattern alone, to find the route of a path
+	m       *readMetrics       // nil: metrics off
 }
 
 // readRoutes lists every cached read: adding one is one entry here.
@@ -89,6 +90,9 @@ func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bo
 	key, keep := appendKey(scratch[:0], k.legacy, k.html, k.base, k.path, k.raw)
 	if keep {
 		if e := s.cache.get(key); e != nil || !render {
+			if e != nil && s.m != nil {
+				s.m.cacheHits.Inc()
+			}
 			return e, nil
 		}
 	}
@@ -99,6 +103,9 @@ func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bo
 	e, err := rr.render(ctx, k)
 	if err != nil {
 		return nil, err
+	}
+	if s.m != nil {
+		s.m.rendered.Inc()
 	}
 	if keep {
 		s.cache.put(string(key), e, gen)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nessemble/nessemble-registry/fastpath"
 )
@@ -36,11 +37,21 @@ func TestRenderSeesOnlyTheKey(t *testing.T) {
 }
 
 // BenchmarkAnswerFast is the registry's work per cached read on the fast
-// path, sockets aside.
+// path, sockets aside, with the metrics off and on.
 func BenchmarkAnswerFast(b *testing.B) {
-	e := newFrontEnv(b, Config{RateLimit: -1})
-	for _, path := range []string{"/package/pad", "/search/pad", "/"} {
-		b.Run(path, func(b *testing.B) {
+	off := newFrontEnv(b, Config{RateLimit: -1})
+	on := newFrontEnv(b, Config{RateLimit: -1, Metrics: prometheus.NewRegistry()})
+	for _, tc := range []struct {
+		path    string
+		metrics string
+		e       *frontEnv
+	}{
+		{"/package/pad", "off", off}, {"/package/pad", "on", on},
+		{"/search/pad", "off", off}, {"/search/pad", "on", on},
+		{"/", "off", off}, {"/", "on", on},
+	} {
+		e, path := tc.e, tc.path
+		b.Run(path+"/metrics="+tc.metrics, func(b *testing.B) {
 			head := []byte("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\n\r\n")
 			r, _ := fastpath.ParseRequest(head)
 			buf := make([]byte, 0, 1024)

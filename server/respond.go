@@ -33,6 +33,7 @@ type request struct {
 	legacy bool
 	status int // of the answer, once written
 	bytes  int
+	route  string // the route's pattern, for the metrics (see Server.named)
 
 	// html is set for a request that gets web pages (representation).
 	html bool
@@ -114,12 +115,25 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { s.access.write(r.Method, r.URL.Path, rq.status, rq.bytes, rq.start, clientAddr(r)) }()
 	}
 
+	if s.m != nil {
+		defer func() { s.m.request(rq.route, rq.status, rq.start) }()
+	}
+
 	if r.Method == http.MethodOptions {
 		c.preflight()
 		return
 	}
-	var ok bool
-	if rq.rate, ok = s.limiter.take(clientAddr(r), rq.start); !ok {
+	// Probes neither count against an address's limit nor are refused
+	// by it: a monitor behind a busy NAT must still see the truth.
+	probe := rq.path == "/healthz" || rq.path == "/readyz"
+	ok := probe
+	if !probe {
+		rq.rate, ok = s.limiter.take(clientAddr(r), rq.start)
+	}
+	if !ok {
+		if s.m != nil {
+			s.m.rateLimited.Inc()
+		}
 		c.fail(userError(http.StatusTooManyRequests,
 			"Too many requests from your address; wait "+strconv.Itoa(rq.rate.retryAfter)+" seconds and try again"))
 		return

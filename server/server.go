@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nessemble/nessemble-registry/fastpath"
 	"github.com/nessemble/nessemble-registry/registry"
@@ -45,6 +46,13 @@ type Config struct {
 	// handler would write it, or its JSON handler with AccessLogJSON.
 	AccessLog     io.Writer
 	AccessLogJSON bool
+	// Metrics, when set, receives the server's Prometheus metrics
+	// (metrics.go); Stats, when set, adds what the data folder holds.
+	Metrics prometheus.Registerer
+	Stats   func(context.Context) (DataStats, error)
+	// Ready reports whether the data folder can serve and store, for
+	// GET /readyz (health.go): problem is shown, err logged. Nil: always.
+	Ready func(context.Context) (problem string, err error)
 }
 
 // Defaults.
@@ -105,6 +113,10 @@ type Server struct {
 	mount string
 
 	fast *fastpath.Server // see fast.go
+	m    *metrics         // nil: metrics off
+	// stopping is set when Shutdown begins; /readyz answers 503 then.
+	stopping atomic.Bool
+	ready    readiness
 	// stopFollow ends the change log follower that Serve starts.
 	stopFollow chan struct{}
 	stopOnce   sync.Once
@@ -126,6 +138,9 @@ func New(cfg Config, core *registry.Service, log *slog.Logger) *Server {
 	s.cache = newRespCache(core.Serial)
 	s.maxAge = []string{"max-age=" + strconv.Itoa(int(cfg.MaxAge/time.Second))}
 	s.access = newAccessLog(cfg.AccessLog, cfg.AccessLogJSON)
+	if cfg.Metrics != nil {
+		s.m = newMetrics(cfg.Metrics, s)
+	}
 	s.router, s.reads = s.routes()
 	s.stopFollow = make(chan struct{})
 	s.fast = &fastpath.Server{
@@ -160,6 +175,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // fastpath.Server.Shutdown), then waits for the work answers left running
 // (reset emails), or until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
 	s.stopOnce.Do(func() { close(s.stopFollow) })
 	if err := s.fast.Shutdown(ctx); err != nil {
 		return err
@@ -176,29 +192,36 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 func (s *Server) routes() (r *httprouter.Router, reads []*readRoute) {
 	r = httprouter.New()
 	get := func(path string, h httprouter.Handle) {
+		h = s.named(path, h)
 		r.Handle(http.MethodGet, path, h)
 		r.Handle(http.MethodHead, path, h)
 	}
-	post := func(path string, h handler) { r.Handle(http.MethodPost, path, s.adapt(h)) }
+	post := func(path string, h handler) { r.Handle(http.MethodPost, path, s.named(path, s.adapt(h))) }
 
 	reads = s.readRoutes()
 	for _, rr := range reads {
 		get(rr.pattern, s.serveRead(rr))
 		rr.match = httprouter.New()
 		rr.match.Handle(http.MethodGet, rr.pattern, func(http.ResponseWriter, *http.Request, httprouter.Params) {})
+		if s.m != nil {
+			rr.m = s.m.forRead(rr.pattern)
+		}
 	}
 	get("/status", s.adapt(s.handleStatus))
 	get("/assets/style.css", s.adapt(s.handleStyle))
+	// Probes: never cached, never rate limited (serveHTTP), see health.go.
+	get("/healthz", s.adapt(s.handleHealthz))
+	get("/readyz", s.adapt(s.handleReadyz))
 	post("/package/*path", s.handlePackagePost) // publish, yank, unyank, owners (moderate.go)
-	r.Handle(http.MethodPut, "/package/*path", s.adapt(s.handlePublish))
+	r.Handle(http.MethodPut, "/package/*path", s.named("/package/*path", s.adapt(s.counted(outPublish, s.handlePublish))))
 	get("/reference", s.adapt(s.handleReference))
 	get("/reference/*path", s.adapt(s.handleReference))
 	post("/user/create", s.handleCreateUser)
-	post("/user/login", s.handleLogin)
+	post("/user/login", s.counted(outLogin, s.handleLogin))
 	post("/user/logout", s.handleLogout)
-	r.Handle(http.MethodGet, "/user/logout", s.adapt(s.handleLogout))
-	post("/user/forgotpassword", s.handleForgotPassword)
-	post("/user/resetpassword", s.handleResetPassword)
+	r.Handle(http.MethodGet, "/user/logout", s.named("/user/logout", s.adapt(s.handleLogout)))
+	post("/user/forgotpassword", s.counted(outResetRequest, s.handleForgotPassword))
+	post("/user/resetpassword", s.counted(outResetComplete, s.handleResetPassword))
 	get("/user/2FA/:id", s.adapt(s.handleResetQR))
 	get("/graphql", s.adapt(s.handleGraphQL))
 	post("/graphql", s.handleGraphQL)
@@ -207,3 +230,17 @@ func (s *Server) routes() (r *httprouter.Router, reads []*readRoute) {
 
 // methods the router may know, for Allow headers.
 var allMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut}
+
+// named is h, which records its route pattern in the request for the
+// metrics when they are on.
+func (s *Server) named(pattern string, h httprouter.Handle) httprouter.Handle {
+	if s.m == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if rq, _ := r.Context().Value(requestKey{}).(*request); rq != nil {
+			rq.route = pattern
+		}
+		h(w, r, ps)
+	}
+}
