@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/nessemble/nessemble-registry/reference"
 )
@@ -61,6 +62,47 @@ func (s *Service) Tarball(shasum string) ([]byte, error) { return s.store.Tarbal
 // Counts returns the number of packages and of users.
 func (s *Service) Counts(ctx context.Context) (packages, users int, err error) {
 	return s.store.Counts(ctx)
+}
+
+// CountVersions returns the number of versions of all packages.
+func (s *Service) CountVersions(ctx context.Context) (int, error) { return s.store.CountVersions(ctx) }
+
+// OwnedBy returns one page of the packages a user owns, in title order
+// (the owner's name in any case), and how many there are. The package
+// index is in memory, so a pass over it costs no query.
+func (s *Service) OwnedBy(ctx context.Context, owner string, offset, limit int) ([]Package, int, error) {
+	const chunk = 1000
+	var page []Package
+	total := 0
+	for from := 0; ; from += chunk {
+		pkgs, n, err := s.store.ListPackages(ctx, ListOptions{Offset: from, Limit: chunk})
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, p := range pkgs {
+			if !strings.EqualFold(p.Owner, owner) {
+				continue
+			}
+			if total >= offset && len(page) < limit {
+				page = append(page, p)
+			}
+			total++
+		}
+		if from+chunk >= n {
+			return page, total, nil
+		}
+	}
+}
+
+// ReferencePage looks terms up in the reference as ReferenceText does,
+// and returns the page a browser shows of it.
+func (s *Service) ReferencePage(ctx context.Context, terms []string) (reference.Page, bool, error) {
+	tree, err := s.referenceTree(ctx)
+	if err != nil {
+		return reference.Page{}, false, err
+	}
+	p, ok := tree.Page(terms)
+	return p, ok, nil
 }
 
 // refCache is the reference tree built from storage, kept until the

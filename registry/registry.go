@@ -126,6 +126,8 @@ type Packages interface {
 	// missing or altered.
 	Tarball(shasum string) ([]byte, error)
 	Counts(ctx context.Context) (packages, users int, err error)
+	// CountVersions is the number of versions of all packages.
+	CountVersions(ctx context.Context) (int, error)
 
 	// Changes is the serial of the last change storage has caught up to:
 	// whatever was derived from package data at one serial is stale once

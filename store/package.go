@@ -248,6 +248,14 @@ func (db *DB) Counts(ctx context.Context) (packages, users int, err error) {
 	return packages, users, err
 }
 
+// CountVersions returns the number of versions of all packages, yanked
+// ones included, removed ones not.
+func (db *DB) CountVersions(ctx context.Context) (int, error) {
+	var n int
+	err := db.rd.QueryRowContext(ctx, `SELECT count(*) FROM versions WHERE removed_at IS NULL`).Scan(&n)
+	return n, err
+}
+
 // Tarball returns the canonical tarball with the given SHA-1.
 func (db *DB) Tarball(shasum string) ([]byte, error) {
 	return db.files.read(shasum)
