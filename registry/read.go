@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/nessemble/nessemble-registry/reference"
 )
@@ -67,31 +66,11 @@ func (s *Service) Counts(ctx context.Context) (packages, users int, err error) {
 // CountVersions returns the number of versions of all packages.
 func (s *Service) CountVersions(ctx context.Context) (int, error) { return s.store.CountVersions(ctx) }
 
-// OwnedBy returns one page of the packages a user owns, in title order
-// (the owner's name in any case), and how many there are. The package
-// index is in memory, so a pass over it costs no query.
-func (s *Service) OwnedBy(ctx context.Context, owner string, offset, limit int) ([]Package, int, error) {
-	const chunk = 1000
-	var page []Package
-	total := 0
-	for from := 0; ; from += chunk {
-		pkgs, n, err := s.store.ListPackages(ctx, ListOptions{Offset: from, Limit: chunk})
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, p := range pkgs {
-			if !strings.EqualFold(p.Owner, owner) {
-				continue
-			}
-			if total >= offset && len(page) < limit {
-				page = append(page, p)
-			}
-			total++
-		}
-		if from+chunk >= n {
-			return page, total, nil
-		}
-	}
+// ByAuthor returns one page of the packages whose newest version names
+// author (any case) as its author in package.json, by title, and how
+// many there are.
+func (s *Service) ByAuthor(ctx context.Context, author string, offset, limit int) ([]Package, int, error) {
+	return s.store.ByAuthor(ctx, author, offset, limit)
 }
 
 // ReferencePage looks terms up in the reference as ReferenceText does,

@@ -208,19 +208,20 @@ func (s *Server) renderSearch(ctx context.Context, k readKey) (*cached, error) {
 	}{term, summaries(k, pkgs), pageLinks(page, perPage, total, link)})
 }
 
-// renderAuthor renders /author/NAME: the packages a user owns.
+// renderAuthor renders /author/NAME: the packages whose newest version
+// has NAME as its author (package.json), the name a package page shows.
 func (s *Server) renderAuthor(ctx context.Context, k readKey) (*cached, error) {
 	name := k.ps.ByName("name")
 	page, perPage, err := paging(k.query)
 	if err != nil {
 		return nil, err
 	}
-	pkgs, total, err := s.core.OwnedBy(ctx, name, (page-1)*perPage, perPage)
+	pkgs, total, err := s.core.ByAuthor(ctx, name, (page-1)*perPage, perPage)
 	if err != nil {
 		return nil, err
 	}
 	if total == 0 {
-		return nil, userError(http.StatusNotFound, "Not Found: nobody of that name has published a package here")
+		return nil, userError(http.StatusNotFound, "Not Found: no package here has that author")
 	}
 	if k.html {
 		return s.htmlAuthor(k, name, page, perPage, pkgs, total)

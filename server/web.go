@@ -272,14 +272,11 @@ func (s *Server) htmlPackage(k readKey, v registry.Version, rels []registry.Rele
 		versions[i] = versionRow{r.Version, pkg + "/" + r.Version, humanDate(r.Published),
 			r.Published.UTC().Format(time.RFC3339), r.Version == v.Version, r.Yanked}
 	}
-	ownerLinks := make([]tagLink, len(owners))
-	for i, o := range owners {
-		ownerLinks[i] = tagLink{o, root + "/author/" + url.PathEscape(o)}
-	}
 	d := struct {
 		Title, Version, Description, Author, AuthorURL, License, Shasum string
 		Date, DateISO, DataURL, Size, Install                           string
-		Tags, Owners                                                    []tagLink
+		Tags                                                            []tagLink
+		Owners                                                          []string
 		Readme                                                          template.HTML
 		Versions                                                        []versionRow
 		Newest, Yanked                                                  bool
@@ -289,7 +286,7 @@ func (s *Server) htmlPackage(k readKey, v registry.Version, rels []registry.Rele
 		AuthorURL: root + "/author/" + url.PathEscape(v.Author), License: v.License, Shasum: v.Shasum,
 		Date: humanDate(v.Published), DateISO: v.Published.UTC().Format(time.RFC3339),
 		DataURL: pkg + "/" + v.Version + "/data", Size: humanSize(v.Size), Install: install,
-		Tags: tagLinks(root, v.Tags), Owners: ownerLinks, Versions: versions, Newest: newest, Yanked: v.Yanked,
+		Tags: tagLinks(root, v.Tags), Owners: owners, Versions: versions, Newest: newest, Yanked: v.Yanked,
 		NewestVersion: latest, NewestURL: pkg,
 	}
 	if strings.TrimSpace(v.Readme) != "" {

@@ -253,3 +253,44 @@ func TestPages(t *testing.T) {
 	wantError(t, e.get("/registry/package/nope"), 404, "does not exist")
 	wantError(t, e.do(http.MethodGet, "/registry/author/nobody", nil, ""), 404, "Not Found")
 }
+
+// TestAuthorPage: an author's page lists the packages whose newest
+// version names that author in package.json, whoever published them
+// (a mirror owns what it copies, and an author is not always a user).
+func TestAuthorPage(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	publish := func(owner, title, version, author string) {
+		t.Helper()
+		v := registry.Version{Title: title, Version: version, Description: "d", Author: author, License: "MIT", Readme: "r"}
+		rule := registry.PublishRule(owner, registry.Import, title, version)
+		if _, err := e.db.Publish(context.Background(), owner, v, []byte(title+version), rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("alice", "pads", "1.0.0", "alice")
+	publish("alice", "pads", "2.0.0", "Jane Doe") // the newest version's author counts
+	publish("alice", "sound", "1.0.0", "jane doe")
+	publish(registry.MirrorOwner, "sprites", "0.1.0", "Jane Doe")
+	publish("alice", "tiles", "1.0.0", "alice")
+
+	r := e.do(http.MethodGet, "/author/Jane%20Doe", browserHeaders, "")
+	if r.status != 200 || !isPage(r) {
+		t.Fatalf("author page: %d %q", r.status, r.body)
+	}
+	for _, want := range []string{"3 packages", "pads", "sound", "sprites"} {
+		if !strings.Contains(text(r.body), want) {
+			t.Errorf("author page lacks %q: %s", want, text(r.body))
+		}
+	}
+	if strings.Contains(text(r.body), "tiles") {
+		t.Errorf("author page lists another author's package: %s", text(r.body))
+	}
+	m := e.do(http.MethodGet, "/author/ALICE", nil, "").json(t)
+	if pkgs, _ := m["packages"].([]any); len(pkgs) != 1 || pkgs[0].(map[string]any)["title"] != "tiles" {
+		t.Errorf("packages of alice: %v", m["packages"])
+	}
+	page := e.do(http.MethodGet, "/package/sprites", browserHeaders, "")
+	if !strings.Contains(string(page.body), `href="/author/Jane%20Doe"`) {
+		t.Errorf("the package page does not link its author's page: %s", page.body)
+	}
+}
