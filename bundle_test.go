@@ -137,12 +137,16 @@ func TestExportImport(t *testing.T) {
 	if out := out2(t, "import", yanks, "--data", dst); !strings.Contains(out, ": 0 new packages, 0 new versions, 1 present") {
 		t.Fatalf("import of the yank:\n%s", out)
 	}
-	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if _, _, doc := getURL(t, b.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.1.0"`)) {
-			break
-		}
-		if time.Since(start) > 2*time.Second {
-			t.Fatal("the imported yank is not served")
+	// Both servers follow their folder's change log every 250 ms: wait
+	// for each to serve the yank before comparing them.
+	for _, srv := range []string{a.url(), b.url()} {
+		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			if _, _, doc := getURL(t, srv+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.1.0"`)) {
+				break
+			}
+			if time.Since(start) > 2*time.Second {
+				t.Fatal("the yank is not served by " + srv)
+			}
 		}
 	}
 	sameAnswers(t, a.url(), b.url(), append(titles, "music"))
