@@ -141,7 +141,14 @@ func TestExportImport(t *testing.T) {
 	// for each to serve the yank before comparing them.
 	for _, srv := range []string{a.url(), b.url()} {
 		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-			if _, _, doc := getURL(t, srv+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.1.0"`)) {
+			// 1.1.0 newest, and 1.2.0 listed: the import of 1.2.0 and its
+			// yank are both seen (1.1.0 was the newest before either).
+			// Documents are read from the database, the list from an index
+			// that follows the log: wait for music in the list too.
+			_, _, doc := getURL(t, srv+"/package/joypad", "")
+			_, _, list := getURL(t, srv+"/?per_page=100", "")
+			if bytes.Contains(doc, []byte(`"version":"1.1.0"`)) && bytes.Contains(doc, []byte(`"1.2.0":`)) &&
+				bytes.Contains(list, []byte(`"title":"music"`)) {
 				break
 			}
 			if time.Since(start) > 2*time.Second {

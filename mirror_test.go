@@ -212,7 +212,11 @@ func TestMirror(t *testing.T) {
 	}
 	// The running mirror follows its data folder's change log every 250 ms.
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if _, _, doc := getURL(t, mir.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.2.0"`)) {
+		// Documents are read from the database, the list from an index
+		// that follows the log: wait for both.
+		_, _, doc := getURL(t, mir.url()+"/package/joypad", "")
+		if _, _, list := getURL(t, mir.url()+"/?per_page=100", ""); bytes.Contains(doc, []byte(`"version":"1.2.0"`)) &&
+			bytes.Contains(list, []byte(`"title":"music"`)) {
 			break
 		}
 		if time.Since(start) > 2*time.Second {
