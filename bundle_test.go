@@ -137,12 +137,23 @@ func TestExportImport(t *testing.T) {
 	if out := out2(t, "import", yanks, "--data", dst); !strings.Contains(out, ": 0 new packages, 0 new versions, 1 present") {
 		t.Fatalf("import of the yank:\n%s", out)
 	}
-	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if _, _, doc := getURL(t, b.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.1.0"`)) {
-			break
-		}
-		if time.Since(start) > 2*time.Second {
-			t.Fatal("the imported yank is not served")
+	// Both servers follow their folder's change log every 250 ms: wait
+	// for each to serve the yank before comparing them.
+	for _, srv := range []string{a.url(), b.url()} {
+		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			// 1.1.0 newest, and 1.2.0 listed: the import of 1.2.0 and its
+			// yank are both seen (1.1.0 was the newest before either).
+			// Documents are read from the database, the list from an index
+			// that follows the log: wait for music in the list too.
+			_, _, doc := getURL(t, srv+"/package/joypad", "")
+			_, _, list := getURL(t, srv+"/?per_page=100", "")
+			if bytes.Contains(doc, []byte(`"version":"1.1.0"`)) && bytes.Contains(doc, []byte(`"1.2.0":`)) &&
+				bytes.Contains(list, []byte(`"title":"music"`)) {
+				break
+			}
+			if time.Since(start) > 2*time.Second {
+				t.Fatal("the yank is not served by " + srv)
+			}
 		}
 	}
 	sameAnswers(t, a.url(), b.url(), append(titles, "music"))

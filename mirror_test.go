@@ -212,7 +212,11 @@ func TestMirror(t *testing.T) {
 	}
 	// The running mirror follows its data folder's change log every 250 ms.
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if _, _, doc := getURL(t, mir.url()+"/package/joypad", ""); bytes.Contains(doc, []byte(`"version":"1.2.0"`)) {
+		// Documents are read from the database, the list from an index
+		// that follows the log: wait for both.
+		_, _, doc := getURL(t, mir.url()+"/package/joypad", "")
+		if _, _, list := getURL(t, mir.url()+"/?per_page=100", ""); bytes.Contains(doc, []byte(`"version":"1.2.0"`)) &&
+			bytes.Contains(list, []byte(`"title":"music"`)) {
 			break
 		}
 		if time.Since(start) > 2*time.Second {
@@ -257,6 +261,27 @@ func TestMirror(t *testing.T) {
 	}
 	if out, err := registryCmd(t, "", "check", "--data", local); err != nil || out != "ok\n" {
 		t.Errorf("check: %q %v", out, err)
+	}
+	// One audit event for each run that changed something, none for the
+	// run with nothing new.
+	var runs []string
+	for _, line := range strings.Split(strings.TrimSpace(mustRun(t, "", "audit", "--json", "--data", local)), "\n") {
+		var e map[string]string
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit --json line %q: %v", line, err)
+		}
+		if e["action"] == "mirror" && strings.HasPrefix(e["actor"], "operator") {
+			runs = append(runs, e["detail"])
+		}
+	}
+	want := []string{"6 new versions and 0", "2 new versions and 0", "0 new versions and 2"}
+	if len(runs) != len(want) {
+		t.Fatalf("audit trail of the mirror runs: %q", runs)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(runs[i], w) || !strings.HasSuffix(runs[i], "from "+up.url()) {
+			t.Errorf("audit event of run %d: %q, want %q... from %s", i+1, runs[i], w, up.url())
+		}
 	}
 }
 

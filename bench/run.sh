@@ -69,12 +69,16 @@ sleep 1
 rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 idle_rss=$(rss "$reg_pid" VmRSS)
 
+# What a browser sends: the registry answers it with the package's web page.
+browser_accept="text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
 # The same bytes for nginx to serve.
 mkdir -p "$tmp/www" "$tmp/nginx"
 curl -sf "$reg/package/bench-0001" -o "$tmp/www/doc.json"
 curl -sf "$reg/package/bench-0001/data" -o "$tmp/www/data.tar.gz"
 curl -sf "$reg/search/bench-00" -o "$tmp/www/search.json"
 curl -sf "$reg/" -o "$tmp/www/list.json"
+curl -sf -H "Accept: $browser_accept" "$reg/package/bench-0001" -o "$tmp/www/page.html"
 cat >"$tmp/nginx/nginx.conf" <<CONF
 worker_processes auto;
 pid $tmp/nginx/nginx.pid;
@@ -89,6 +93,7 @@ http {
     root $tmp/www;
     location ~ \.json\$ { default_type application/json; }
     location ~ \.tar\.gz\$ { default_type application/tar+gzip; }
+    location ~ \.html\$ { default_type text/html; }
   }
 }
 CONF
@@ -105,10 +110,11 @@ clk=$(getconf CLK_TCK)
 # cpu_ticks PID...: user+system ticks of the processes (nginx: master and workers).
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo $t; }
 
-# load PIDS URL THREADS CONNS CLOSE -> "rps p50ms p99ms cpu_us_per_req"
+# load PIDS URL THREADS CONNS CLOSE [ACCEPT] -> "rps p50ms p99ms cpu_us_per_req"
 load() {
-  local pids=$1 url=$2 t=$3 c=$4 close=$5 hdr=() before after out
+  local pids=$1 url=$2 t=$3 c=$4 close=$5 accept=${6:-} hdr=() before after out
   [ "$close" = close ] && hdr=(-H "Connection: close")
+  [ -n "$accept" ] && hdr+=(-H "Accept: $accept")
   before=$(cpu_ticks $pids)
   out=$(wrk -t"$t" -c"$c" -d"${DURATION}s" --latency "${hdr[@]}" "$url")
   after=$(cpu_ticks $pids)
@@ -128,13 +134,15 @@ echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for target in "package document:/package/bench-0001:/doc.json" \
               "tarball:/package/bench-0001/data:/data.tar.gz" \
               "search:/search/bench-00:/search.json" \
-              "list (/):/:/list.json"; do
-  IFS=: read -r name rpath npath <<<"$target"
+              "list (/):/:/list.json" \
+              "package page (HTML):/package/bench-0001:/page.html:browser"; do
+  IFS=: read -r name rpath npath accept <<<"$target"
+  [ "$accept" = browser ] && accept=$browser_accept
   for tc in "2 32" "1 1"; do
     read -r t c <<<"$tc"
     for mode in keep-alive close; do
-      read -r r_rps r_p50 r_p99 r_cpu <<<"$(load "$reg_pid" "$reg$rpath" "$t" "$c" "$mode")"
-      read -r n_rps n_p50 n_p99 n_cpu <<<"$(load "$(ngx_pids)" "$ngx$npath" "$t" "$c" "$mode")"
+      read -r r_rps r_p50 r_p99 r_cpu <<<"$(load "$reg_pid" "$reg$rpath" "$t" "$c" "$mode" "$accept")"
+      read -r n_rps n_p50 n_p99 n_cpu <<<"$(load "$(ngx_pids)" "$ngx$npath" "$t" "$c" "$mode" "$accept")"
       echo "| $name | -t$t -c$c | $mode | $r_rps | $n_rps | $(ratio "$r_rps" "$n_rps") | $r_p50 / $r_p99 | $n_p50 / $n_p99 | $(ratio "$r_p50" "$n_p50") / $(ratio "$r_p99" "$n_p99") | $r_cpu | $n_cpu | $(ratio "$r_cpu" "$n_cpu") |"
     done
   done

@@ -183,6 +183,7 @@ type ImportSummary struct {
 	NewPackages   int
 	NewVersions   int
 	Present       int
+	Moderated     int  // yanks and unyanks applied
 	Reference     bool // the reference was replaced
 	Skipped       []Skip
 }
@@ -194,6 +195,9 @@ type ImportSummary struct {
 // be read.
 func Import(ctx context.Context, core *registry.Service, r io.Reader) (ImportSummary, error) {
 	var sum ImportSummary
+	defer func() {
+		core.RecordMirrored(ctx, registry.AuditImport, fmt.Sprintf("a bundle (serial %d)", sum.Serial), sum.NewVersions, sum.Moderated)
+	}()
 	tr := tar.NewReader(r)
 	var (
 		pending  *bundleVersion // the version.json of the folder being read
@@ -287,7 +291,11 @@ func Import(ctx context.Context, core *registry.Service, r io.Reader) (ImportSum
 				if bv.Yanked {
 					kind = registry.ChangeYank
 				}
-				_, err = core.MirrorChange(ctx, registry.Change{Kind: kind, Title: bv.Title, Version: bv.Version})
+				var changed bool
+				changed, err = core.MirrorChange(ctx, registry.Change{Kind: kind, Title: bv.Title, Version: bv.Version})
+				if changed {
+					sum.Moderated++
+				}
 			}
 			switch {
 			case err != nil:

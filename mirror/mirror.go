@@ -166,6 +166,7 @@ func Run(ctx context.Context, core *registry.Service, cfg Config) (Summary, erro
 	}
 	r := &run{cfg: cfg, core: core, f: f, key: f.base.String()}
 	r.sum.Upstream = r.key
+	defer func() { core.RecordMirrored(ctx, registry.AuditMirror, r.key, r.sum.NewVersions, r.sum.Moderated) }()
 	err = r.viaFeed(ctx)
 	if errors.Is(err, errNoFeed) {
 		cfg.Log.Info("the upstream has no change feed; walking its package list", "upstream", r.key)

@@ -322,3 +322,31 @@ func (db *DB) Tarball(shasum string) ([]byte, error) {
 	defer cancel()
 	return db.blobs.Get(ctx, shasum)
 }
+
+// ByAuthor returns a page of the packages whose newest version names
+// author (ASCII case folded, as the SQLite backend's NOCASE) in
+// package.json, by title, and how many there are.
+func (db *DB) ByAuthor(ctx context.Context, author string, offset, limit int) ([]registry.Package, int, error) {
+	const match = ` FROM packages p JOIN versions v ON v.package_id = p.id AND v.version = p.latest
+		WHERE p.removed_at IS NULL AND translate(v.author, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') = $1`
+	key := foldASCII(author)
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*)`+match, key).Scan(&n); err != nil {
+		return nil, 0, err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT p.title, p.description, p.tags, p.owner, p.latest, p.updated_at,
+		p.removed_at IS NOT NULL, p.removed_reason`+match+` ORDER BY p.title_key COLLATE "C" OFFSET $2 LIMIT $3`, key, offset, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	page, err := collectPackages(rows)
+	return page, n, err
+}
+
+// CountVersions is the number of versions of all packages, removed ones
+// left out.
+func (db *DB) CountVersions(ctx context.Context) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM versions WHERE removed_at IS NULL`).Scan(&n)
+	return n, err
+}

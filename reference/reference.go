@@ -81,7 +81,8 @@ type node struct {
 	name     string
 	text     string // a term's text; empty for a folder
 	children map[string]*node
-	listing  string // rendered list of children, for folders
+	listing  string   // rendered list of children, for folders
+	names    []string // the children's names, in listing order
 }
 
 // NewTree builds a Tree from entries, such as those returned by Load or
@@ -137,6 +138,7 @@ func (n *node) render() {
 		names = append(names, c.name)
 	}
 	sort.Slice(names, func(i, j int) bool { return lessName(names[i], names[j]) })
+	n.names = names
 	var b strings.Builder
 	for _, name := range names {
 		b.WriteString("  ")
@@ -168,6 +170,46 @@ func (t *Tree) Lookup(path []string) (text string, ok bool) {
 		return n.listing, true
 	}
 	return n.text, true
+}
+
+// Page is what a browser shows of one place in the tree.
+type Page struct {
+	// Path holds the names of the segments looked up, as the tree spells
+	// them (a lookup ignores case).
+	Path []string
+	// Children are a folder's entries in listing order; nil for a term.
+	Children []string
+	// Text is a term's text; empty for a folder.
+	Text string
+}
+
+// Page looks path up as Lookup does and returns the place found.
+func (t *Tree) Page(path []string) (Page, bool) {
+	var p Page
+	n := t.root
+	for _, s := range path {
+		if s == "" {
+			continue
+		}
+		if n.children == nil {
+			return Page{}, false
+		}
+		c, ok := n.children[strings.ToLower(s)]
+		if !ok {
+			return Page{}, false
+		}
+		n = c
+		p.Path = append(p.Path, n.name)
+	}
+	if n.children != nil {
+		p.Children = n.names
+		if p.Children == nil {
+			p.Children = []string{}
+		}
+		return p, true
+	}
+	p.Text = n.text
+	return p, true
 }
 
 // lessName orders names for listings: names made only of digits (mapper

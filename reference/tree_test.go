@@ -131,3 +131,30 @@ func TestDiff(t *testing.T) {
 		t.Errorf("Diff of a tree with itself = %q %q %q", a, c, r)
 	}
 }
+
+// TestPage: what a browser shows of the tree, with the tree's spelling of
+// the names whatever the case asked for.
+func TestPage(t *testing.T) {
+	tree := reference.NewTree([]reference.Entry{
+		{Path: "registers/PPUCTRL", Text: "PPUCTRL text\n"},
+		{Path: "registers/OAMDMA", Text: "OAMDMA text\n"},
+		{Path: "mappers/10", Text: "ten\n"},
+		{Path: "mappers/2", Text: "two\n"},
+	})
+	for _, tc := range []struct {
+		path []string
+		want reference.Page
+		ok   bool
+	}{
+		{nil, reference.Page{Children: []string{"mappers", "registers"}}, true},
+		{[]string{"MAPPERS"}, reference.Page{Path: []string{"mappers"}, Children: []string{"2", "10"}}, true},
+		{[]string{"registers", "ppuctrl", ""}, reference.Page{Path: []string{"registers", "PPUCTRL"}, Text: "PPUCTRL text\n"}, true},
+		{[]string{"registers", "nope"}, reference.Page{}, false},
+		{[]string{"registers", "PPUCTRL", "deeper"}, reference.Page{}, false},
+	} {
+		got, ok := tree.Page(tc.path)
+		if ok != tc.ok || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Page(%q) = %+v, %v; want %+v, %v", tc.path, got, ok, tc.want, tc.ok)
+		}
+	}
+}

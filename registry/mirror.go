@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -207,6 +208,19 @@ func (s *Service) MirrorChange(ctx context.Context, c Change) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// RecordMirrored puts a mirror run or bundle import (action AuditMirror or
+// AuditImport) that stored or changed something in the audit trail, as
+// the operator's. One event a run, not one a version: mirroring
+// thousands of versions costs one more commit, not thousands. from says
+// where the packages came from.
+func (s *Service) RecordMirrored(ctx context.Context, action, from string, versions, moderated int) {
+	if versions == 0 && moderated == 0 {
+		return
+	}
+	s.audit(ctx, OperatorActor, AuditEvent{Action: action,
+		Detail: fmt.Sprintf("%d new versions and %d yanks, unyanks or removals from %s", versions, moderated, from)})
 }
 
 // MirrorReference replaces the reference with entries from another

@@ -63,6 +63,27 @@ func (s *Service) Counts(ctx context.Context) (packages, users int, err error) {
 	return s.store.Counts(ctx)
 }
 
+// CountVersions returns the number of versions of all packages.
+func (s *Service) CountVersions(ctx context.Context) (int, error) { return s.store.CountVersions(ctx) }
+
+// ByAuthor returns one page of the packages whose newest version names
+// author (any case) as its author in package.json, by title, and how
+// many there are.
+func (s *Service) ByAuthor(ctx context.Context, author string, offset, limit int) ([]Package, int, error) {
+	return s.store.ByAuthor(ctx, author, offset, limit)
+}
+
+// ReferencePage looks terms up in the reference as ReferenceText does,
+// and returns the page a browser shows of it.
+func (s *Service) ReferencePage(ctx context.Context, terms []string) (reference.Page, bool, error) {
+	tree, err := s.referenceTree(ctx)
+	if err != nil {
+		return reference.Page{}, false, err
+	}
+	p, ok := tree.Page(terms)
+	return p, ok, nil
+}
+
 // refCache is the reference tree built from storage, kept until the
 // reference generation moves.
 type refCache struct {

@@ -119,6 +119,9 @@ type Packages interface {
 	// committed.
 	Remove(ctx context.Context, title, version, reason string, rule func(Stored) error) error
 	ListPackages(ctx context.Context, o ListOptions) ([]Package, int, error)
+	// ByAuthor returns a page of the packages whose newest version names
+	// author (any case) as its author, by title, and how many there are.
+	ByAuthor(ctx context.Context, author string, offset, limit int) ([]Package, int, error)
 	// Search returns a page of the packages whose title, description or
 	// tags contain term, the exact title first, and how many match.
 	Search(ctx context.Context, term string, offset, limit int) ([]Package, int, error)
@@ -126,6 +129,8 @@ type Packages interface {
 	// missing or altered.
 	Tarball(shasum string) ([]byte, error)
 	Counts(ctx context.Context) (packages, users int, err error)
+	// CountVersions is the number of versions of all packages.
+	CountVersions(ctx context.Context) (int, error)
 
 	// Changes is the serial of the last change storage has caught up to:
 	// whatever was derived from package data at one serial is stale once

@@ -187,6 +187,8 @@ const (
 	AuditPasswordChange = "password-change"
 	AuditPasswordReset  = "password-reset"
 	AuditLoginLockout   = "login-lockout"
+	AuditMirror         = "mirror" // a mirror run that stored or changed something
+	AuditImport         = "import" // a bundle import that did
 )
 
 // AuditQuery selects audit events, oldest first. Zero fields select all.

@@ -25,6 +25,8 @@ func FuzzAccept(f *testing.F) {
 		strings.Repeat("a/b;q=1,", 200) + "x/y;version=9",
 		"text/plain;version=\"",
 		"\x00;\xff=\xfe,;=",
+		"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+		"text/html;q=NaN, application/json;q=0.1",
 	} {
 		f.Add(s)
 	}
@@ -64,6 +66,16 @@ func FuzzAccept(f *testing.F) {
 			if len(accept) < maxAcceptLen/2 && !accepts(accept+", "+mt+";q=0.9", mt) {
 				t.Errorf("accepts(%q, %q) misses it when appended", accept+", "+mt+";q=0.9", mt)
 			}
+		}
+
+		// A page only for a header that names one, and never once JSON
+		// is preferred before it.
+		low := strings.ToLower(seen)
+		if prefersHTML(accept) && !strings.Contains(low, "text/html") && !strings.Contains(low, "application/xhtml+xml") {
+			t.Errorf("prefersHTML(%q) without the header naming a page type", accept)
+		}
+		if prefersHTML("application/json, " + accept) {
+			t.Errorf("prefersHTML(application/json, %q): JSON first at full quality still gets a page", accept)
 		}
 	})
 }

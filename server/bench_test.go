@@ -28,4 +28,18 @@ func BenchmarkHandler(b *testing.B) {
 			}
 		})
 	}
+	// The package's web page, for a browser: a cached read too.
+	b.Run("page /package/ctl", func(b *testing.B) {
+		req := httptest.NewRequest(http.MethodGet, "/package/ctl", nil)
+		req.RemoteAddr = "127.0.0.1:1234"
+		req.Header.Set("Accept", browserHeaders["Accept"])
+		b.ReportAllocs()
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != 200 || w.Header().Get("Content-Type") != "text/html" {
+				b.Fatal(w.Code, w.Header().Get("Content-Type"))
+			}
+		}
+	})
 }

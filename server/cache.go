@@ -40,6 +40,7 @@ type cached struct {
 	disposition []string // tarballs only
 	integrity   []string // tarballs only
 	vary        []string // answers that differ by request header
+	csp         []string // web pages only
 	hits        atomic.Int32
 }
 
@@ -48,15 +49,21 @@ func newAnswer(ctype string, body []byte) *cached {
 	return &cached{body: body, ctype: []string{ctype}, length: []string{strconv.Itoa(len(body))}, etag: []string{etagOf(body)}}
 }
 
-// jsonAnswer makes a read answer of package JSON, which is trimmed for the
-// nessemble 1.x client: a shared cache must keep the two apart.
-func jsonAnswer(v any) (*cached, error) {
+// jsonAnswer makes a read answer of package JSON for the client of k. The
+// JSON is trimmed for the nessemble 1.x client, and a browser gets a web
+// page instead (representation): a shared cache must keep them apart. The
+// nessemble client's answer depends on its User-Agent alone, whatever it
+// accepts, and says just that, as it always has.
+func jsonAnswer(k readKey, v any) (*cached, error) {
 	b, err := marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	e := newAnswer("application/json", b)
 	e.vary = hdrVaryUA
+	if !k.legacy {
+		e.vary = hdrVaryUAAccept
+	}
 	return e, nil
 }
 
@@ -177,15 +184,18 @@ func normalQuery(raw string, params []string) (url.Values, string) {
 	return kept, b.String()
 }
 
-// appendKey appends the name of a read answer to b: what the client is
-// (the nessemble client gets trimmed JSON), the link base, the route and
+// appendKey appends the name of a read answer to b: the representation
+// (the nessemble client gets trimmed JSON, a browser a web page), the link base, the route and
 // the normalised query. The lengths of base and path go before them, so
 // that no two requests share a key (a path may hold "?" and NUL once
 // decoded). ok is false for a read the cache leaves out, over maxCacheKey.
-func appendKey(b []byte, legacy bool, base, path, query string) (key []byte, ok bool) {
-	if legacy {
+func appendKey(b []byte, legacy, html bool, base, path, query string) (key []byte, ok bool) {
+	switch {
+	case legacy:
 		b = append(b, 'l')
-	} else {
+	case html:
+		b = append(b, 'h')
+	default:
 		b = append(b, 'f')
 	}
 	b = strconv.AppendInt(b, int64(len(base)), 10)

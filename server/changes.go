@@ -44,7 +44,7 @@ func (s *Server) renderChanges(ctx context.Context, k readKey) (*cached, error) 
 		u := k.base + "/changes?since=" + strconv.FormatInt(cs[n-1].Serial, 10) + "&limit=" + strconv.Itoa(limit)
 		next = &u
 	}
-	return jsonAnswer(struct {
+	return jsonAnswer(k, struct {
 		Changes []change `json:"changes"`
 		Last    int64    `json:"last"`
 		Next    *string  `json:"next"`

@@ -22,7 +22,8 @@ func (s *Server) answerFast(b []byte, r fastpath.Request) (head, body []byte, ke
 	if rr == nil {
 		return nil, nil, false, false
 	}
-	k := readKeyOf(rr, ps, legacyClient(r.UserAgent), base, path, r.Query)
+	legacy, html := representation(r.UserAgent, r.Accept)
+	k := readKeyOf(rr, ps, legacy, html, base, path, r.Query)
 	start := time.Now()
 	// A read that fails (a missing package, say) is net/http's to answer:
 	// the error sink is there.
@@ -47,7 +48,11 @@ func (s *Server) answerFast(b []byte, r fastpath.Request) (head, body []byte, ke
 	} else {
 		b = append(b, "HTTP/1.1 200 OK\r\n"...)
 	}
-	s.readFields(func(name string, value []string) { b = appendHeader(b, name, value[0]) },
+	s.readFields(func(name string, value []string) {
+		for _, v := range value {
+			b = appendHeader(b, name, v)
+		}
+	},
 		e, nm, closeAfter, 0, start, rate)
 	b = appendHeader(b, "Date", s.perSecond(start).date)
 	b = append(b, "\r\n"...)

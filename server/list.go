@@ -101,6 +101,13 @@ func listLink(base string, perPage int, sortBy, order string) func(page int) str
 	}
 }
 
+// authorLink makes the URL of a page of an author's packages.
+func authorLink(base, name string, perPage int) func(page int) string {
+	return func(p int) string {
+		return base + "/author/" + url.PathEscape(name) + "?page=" + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(perPage)
+	}
+}
+
 // searchLink makes the URL of a page of search results.
 func searchLink(base, term string, perPage int) func(page int) string {
 	return func(p int) string {
@@ -160,8 +167,11 @@ func (s *Server) renderList(ctx context.Context, k readKey) (*cached, error) {
 	if err != nil {
 		return nil, err
 	}
+	if k.html {
+		return s.htmlList(k, page, perPage, sortBy, order, pkgs, total)
+	}
 	link := listLink(k.base, perPage, sortBy, order)
-	return jsonAnswer(struct {
+	return jsonAnswer(k, struct {
 		Packages   any        `json:"packages"`
 		Pagination pagination `json:"pagination"`
 	}{summaries(k, pkgs), pageLinks(page, perPage, total, link)})
@@ -180,25 +190,48 @@ func (s *Server) renderSearch(ctx context.Context, k readKey) (*cached, error) {
 	if err != nil {
 		return nil, err
 	}
+	if k.html {
+		return s.htmlSearch(k, term, page, perPage, pkgs, total)
+	}
 	link := searchLink(k.base, term, perPage)
 	if k.legacy {
 		// No "term": a term equal to "title" would be taken for a key.
-		return jsonAnswer(struct {
+		return jsonAnswer(k, struct {
 			Results    any        `json:"results"`
 			Pagination pagination `json:"pagination"`
 		}{summaries(k, pkgs), pageLinks(page, perPage, total, link)})
 	}
-	return jsonAnswer(struct {
+	return jsonAnswer(k, struct {
 		Term       string     `json:"term"`
 		Results    any        `json:"results"`
 		Pagination pagination `json:"pagination"`
 	}{term, summaries(k, pkgs), pageLinks(page, perPage, total, link)})
 }
 
-const statusPage = `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>nessemble registry</title></head>
-<body><h1>nessemble registry</h1><p>Status: ok</p></body></html>
-`
+// renderAuthor renders /author/NAME: the packages whose newest version
+// has NAME as its author (package.json), the name a package page shows.
+func (s *Server) renderAuthor(ctx context.Context, k readKey) (*cached, error) {
+	name := k.ps.ByName("name")
+	page, perPage, err := paging(k.query)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, total, err := s.core.ByAuthor(ctx, name, (page-1)*perPage, perPage)
+	if err != nil {
+		return nil, err
+	}
+	if total == 0 {
+		return nil, userError(http.StatusNotFound, "Not Found: no package here has that author")
+	}
+	if k.html {
+		return s.htmlAuthor(k, name, page, perPage, pkgs, total)
+	}
+	return jsonAnswer(k, struct {
+		Author     string     `json:"author"`
+		Packages   any        `json:"packages"`
+		Pagination pagination `json:"pagination"`
+	}{name, summaries(k, pkgs), pageLinks(page, perPage, total, authorLink(k.base, name, perPage))})
+}
 
 // statusMaxAge is how long clients may cache /status: a read, as the API
 // documentation has it, but one whose counts and uptime move.
@@ -206,8 +239,11 @@ const statusMaxAge = 5 * time.Second
 
 func (s *Server) handleStatus(c *call) error {
 	if !accepts(c.r.Header.Get("Accept"), "application/json") {
-		e := newAnswer("text/html", []byte(statusPage))
-		e.vary = hdrVaryAccept
+		// A page unless JSON is asked for, as /status always answered.
+		e, err := s.htmlStatus(c.r.Context(), c)
+		if err != nil {
+			return err
+		}
 		c.readFor(e, statusMaxAge)
 		return nil
 	}

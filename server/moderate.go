@@ -82,10 +82,10 @@ type ownersDoc struct {
 }
 
 // renderOwners renders GET /package/NAME/owners.
-func (s *Server) renderOwners(ctx context.Context, title string) (*cached, error) {
+func (s *Server) renderOwners(ctx context.Context, k readKey, title string) (*cached, error) {
 	stored, owners, err := s.core.Owners(ctx, title)
 	if err != nil {
 		return nil, err
 	}
-	return jsonAnswer(ownersDoc{stored, owners})
+	return jsonAnswer(k, ownersDoc{stored, owners})
 }

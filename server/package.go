@@ -25,7 +25,7 @@ func (s *Server) renderPackage(ctx context.Context, k readKey) (*cached, error) 
 	case 1:
 	case 2:
 		if parts[1] == "owners" && name != "" {
-			return s.renderOwners(ctx, name)
+			return s.renderOwners(ctx, k, name)
 		}
 		if parts[1] == "README" || parts[1] == "data" {
 			what = parts[1]
@@ -83,11 +83,11 @@ func (s *Server) renderTarball(v registry.Version) (*cached, error) {
 func (s *Server) renderDocument(ctx context.Context, k readKey, v registry.Version, pinned bool) (*cached, error) {
 	link := docLink(k.base, v, pinned)
 	date := v.Published.UTC().Format(isoMillis)
-	if k.legacy {
+	if k.legacy { // never k.html too (representation)
 		// The client reads only resource and readme, taking the first
 		// string equal to the key anywhere: so those come first, and the
 		// version list and tags, which cost tokens, are left out.
-		return jsonAnswer(struct {
+		return jsonAnswer(k, struct {
 			Resource    string `json:"resource"`
 			Readme      string `json:"readme"`
 			Title       string `json:"title"`
@@ -107,6 +107,9 @@ func (s *Server) renderDocument(ctx context.Context, k readKey, v registry.Versi
 	if err != nil {
 		return nil, err
 	}
+	if k.html {
+		return s.htmlPackage(k, v, rels, owners)
+	}
 	yanked := []string{}
 	for _, r := range rels {
 		if r.Yanked {
@@ -114,7 +117,7 @@ func (s *Server) renderDocument(ctx context.Context, k readKey, v registry.Versi
 		}
 	}
 	// The seed's fields in the seed's order, then ours.
-	return jsonAnswer(struct {
+	return jsonAnswer(k, struct {
 		Title          string   `json:"title"`
 		Description    string   `json:"description"`
 		Version        string   `json:"version"`

@@ -16,12 +16,14 @@ import (
 // (answerFast), from one table and one list of headers.
 
 // readKey is everything the answer to a cached read depends on, and so
-// its key in the answer cache: what the client is, the link base, the
-// route and the query parameters the route uses. A render function
+// its key in the answer cache: what the client is and which
+// representation it gets (representation), the link base, the route and
+// the query parameters the route uses. A render function
 // receives a readKey and nothing else of the request, so no request
 // header can slip into an answer cached for everyone.
 type readKey struct {
 	legacy bool   // the nessemble 1.x client, whose 128-token parser needs trimmed JSON
+	html   bool   // a browser: a web page rather than JSON (web.go)
 	base   string // absolute URL prefix for links
 	path   string // route path, mount and version prefixes removed
 	ps     httprouter.Params
@@ -49,6 +51,7 @@ func (s *Server) readRoutes() []*readRoute {
 		{pattern: "/search", params: []string{"q", "page", "per_page"}, render: s.renderSearch},
 		{pattern: "/", params: []string{"page", "per_page", "sort_by", "order"}, render: s.renderList},
 		{pattern: "/changes", params: []string{"since", "limit"}, render: s.renderChanges},
+		{pattern: "/author/:name", params: []string{"page", "per_page"}, render: s.renderAuthor},
 	}
 }
 
@@ -63,18 +66,29 @@ func (s *Server) findRead(path string) (*readRoute, httprouter.Params) {
 	return nil, nil
 }
 
+// representation decides, from a request's User-Agent and Accept, what
+// a read answers: trimmed JSON to the nessemble 1.x client (legacy), a
+// web page to a request that prefers text/html (html), JSON or text to
+// everyone else. Both paths decide here, and the answer cache keys on it
+// (appendKey), so that a warm cache never hands a page to the client or
+// JSON to a browser.
+func representation(userAgent, accept string) (legacy, html bool) {
+	legacy = legacyClient(userAgent)
+	return legacy, !legacy && prefersHTML(accept)
+}
+
 // readKeyOf is the key of a read of path (already routed to rr) with the
-// raw query rawQuery.
-func readKeyOf(rr *readRoute, ps httprouter.Params, legacy bool, base, path, rawQuery string) readKey {
+// raw query rawQuery, for a client of the representation legacy and html.
+func readKeyOf(rr *readRoute, ps httprouter.Params, legacy, html bool, base, path, rawQuery string) readKey {
 	q, raw := normalQuery(rawQuery, rr.params)
-	return readKey{legacy: legacy, base: base, path: path, ps: ps, query: q, raw: raw}
+	return readKey{legacy: legacy, html: html, base: base, path: path, ps: ps, query: q, raw: raw}
 }
 
 // answer looks a read up in the answer cache, rendering and keeping it
 // when it is missing. render is false to look only. scratch, if it has
 // room, holds the key: no allocation for a cache hit.
 func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bool, scratch []byte) (*cached, error) {
-	key, keep := appendKey(scratch[:0], k.legacy, k.base, k.path, k.raw)
+	key, keep := appendKey(scratch[:0], k.legacy, k.html, k.base, k.path, k.raw)
 	if keep {
 		if e := s.cache.get(key); e != nil || !render {
 			if e != nil && s.m != nil {
@@ -105,7 +119,7 @@ func (s *Server) serveRead(rr *readRoute) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		c := s.newCall(w, r, ps)
 		defer c.recoverPanic()
-		k := readKeyOf(rr, ps, c.legacy, c.base, c.path, r.URL.RawQuery)
+		k := readKeyOf(rr, ps, c.legacy, c.html, c.base, c.path, r.URL.RawQuery)
 		e, err := s.answer(r.Context(), rr, k, true, nil)
 		if err != nil {
 			c.fail(err)
@@ -118,7 +132,8 @@ func (s *Server) serveRead(rr *readRoute) httprouter.Handle {
 // readFields gives emit the headers of a read answer of e, in the order
 // both paths write them: sorted by name, as net/http writes its header
 // map (Date, which net/http adds after them, the fast path adds last
-// too). notModified is for a 304, which has no body. maxAge, when set,
+// too); a value of several strings is as many lines of the header.
+// notModified is for a 304, which has no body. maxAge, when set,
 // replaces the server's. Values are shared: emit must not change them.
 func (s *Server) readFields(emit func(name string, value []string), e *cached, notModified, closeAfter bool,
 	maxAge time.Duration, start time.Time, rate rateState) {
@@ -138,6 +153,11 @@ func (s *Server) readFields(emit func(name string, value []string), e *cached, n
 	}
 	if !notModified {
 		emit("Content-Length", e.length)
+	}
+	if e.csp != nil {
+		emit("Content-Security-Policy", e.csp)
+	}
+	if !notModified {
 		emit("Content-Type", e.ctype)
 	}
 	emit("ETag", e.etag)

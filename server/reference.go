@@ -10,6 +10,16 @@ func (s *Server) handleReference(c *call) error {
 	if p := strings.Trim(c.ps.ByName("path"), "/"); p != "" {
 		terms = strings.Split(p, "/")
 	}
+	if c.wantsPage() {
+		p, ok, err := s.core.ReferencePage(c.r.Context(), terms)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return userError(http.StatusNotFound, "There is no such entry in the reference.")
+		}
+		return s.htmlReference(c, p)
+	}
 	text, ok, err := s.core.ReferenceText(c.r.Context(), terms)
 	if err != nil {
 		return err

@@ -34,6 +34,9 @@ type request struct {
 	status int // of the answer, once written
 	bytes  int
 	route  string // the route's pattern, for the metrics (see Server.named)
+
+	// html is set for a request that gets web pages (representation).
+	html bool
 }
 
 type requestKey struct{}
@@ -104,7 +107,8 @@ func userError(status int, msg string) error { return &apiError{status: status, 
 // (over the rate limit, an API version we do not speak, a bad Host),
 // answers CORS preflights, and routes the rest.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	rq := &request{start: time.Now(), legacy: legacyClient(r.Header.Get("User-Agent"))}
+	rq := &request{start: time.Now()}
+	rq.legacy, rq.html = representation(r.Header.Get("User-Agent"), r.Header.Get("Accept"))
 	rq.path, rq.base = s.route(r.Host, r.URL.Path)
 	c := &call{request: rq, w: w, r: r, s: s} // for the answers given here
 	if s.access != nil {
@@ -214,6 +218,10 @@ var (
 	// hdrNosniff keeps browsers from taking a README for HTML.
 	hdrNosniff = []string{"nosniff"}
 )
+
+// hdrVaryUAAccept is two lines of Vary, which mean "User-Agent, Accept":
+// the first as the JSON answers carried before there were web pages.
+var hdrVaryUAAccept = []string{"User-Agent", "Accept"}
 
 // write sends a whole answer that nobody may cache (writes, user
 // endpoints, errors), with every header the protocol asks for and an
@@ -342,6 +350,15 @@ func (c *call) fail(err error) {
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		if _, set := c.w.Header()["Retry-After"]; !set {
 			c.w.Header()["Retry-After"] = []string{strconv.Itoa(max(c.rate.retryAfter, 1))}
+		}
+	}
+	if c.wantsPage() {
+		if page := c.errorPage(status, msg); page != nil {
+			h := c.w.Header()
+			h["Content-Security-Policy"] = hdrCSP
+			h["Vary"] = hdrVaryUAAccept
+			c.write(status, "text/html", page)
+			return
 		}
 	}
 	body, _ := marshal(struct {

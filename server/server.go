@@ -224,6 +224,7 @@ func (s *Server) routes() (r *httprouter.Router, reads []*readRoute) {
 		}
 	}
 	get("/status", s.adapt(s.handleStatus))
+	get("/assets/style.css", s.adapt(s.handleStyle))
 	// Probes: never cached, never rate limited (serveHTTP), see health.go.
 	get("/healthz", s.adapt(s.handleHealthz))
 	get("/readyz", s.adapt(s.handleReadyz))

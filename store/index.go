@@ -87,7 +87,7 @@ func (db *DB) loadIndex(ctx context.Context) error {
 	if ix.loaded {
 		return nil
 	}
-	rows, err := db.rd.QueryContext(ctx, `SELECT `+packageColumns+` FROM packages WHERE removed_at IS NULL`)
+	rows, err := db.rd.QueryContext(ctx, `SELECT `+packageColumns+` FROM packages p WHERE removed_at IS NULL`)
 	if err != nil {
 		return err
 	}

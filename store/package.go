@@ -165,13 +165,39 @@ func nonNil(s []string) []string {
 
 // Package returns the package titled title (case-insensitive).
 func (db *DB) Package(ctx context.Context, title string) (registry.Package, error) {
-	row := db.rd.QueryRowContext(ctx, `SELECT `+packageColumns+` FROM packages WHERE title = ?`, title)
+	row := db.rd.QueryRowContext(ctx, `SELECT `+packageColumns+` FROM packages p WHERE title = ?`, title)
 	p, err := scanPackage(row)
 	return p, translate(err)
 }
 
-// packageColumns are what scanPackage reads.
-const packageColumns = `title, description, tags, owner, latest, updated_at, removed_at IS NOT NULL, removed_reason`
+// packageColumns are what scanPackage reads, of packages p.
+const packageColumns = `p.title, p.description, p.tags, p.owner, p.latest, p.updated_at, p.removed_at IS NOT NULL, p.removed_reason`
+
+// ByAuthor returns a page of the packages whose newest version names
+// author (any case) in package.json, by title, and how many there are.
+func (db *DB) ByAuthor(ctx context.Context, author string, offset, limit int) ([]registry.Package, int, error) {
+	const match = ` FROM packages p JOIN versions v ON v.package_id = p.id AND v.version = p.latest
+		WHERE p.removed_at IS NULL AND v.author = ? COLLATE NOCASE`
+	var n int
+	if err := db.rd.QueryRowContext(ctx, `SELECT count(*)`+match, author).Scan(&n); err != nil {
+		return nil, 0, err
+	}
+	rows, err := db.rd.QueryContext(ctx, `SELECT `+packageColumns+match+` ORDER BY p.title COLLATE NOCASE LIMIT ? OFFSET ?`,
+		author, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var page []registry.Package
+	for rows.Next() {
+		p, err := scanPackage(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		page = append(page, p)
+	}
+	return page, n, rows.Err()
+}
 
 type scanner interface{ Scan(...any) error }
 
@@ -249,6 +275,14 @@ func (db *DB) Counts(ctx context.Context) (packages, users int, err error) {
 	err = db.rd.QueryRowContext(ctx,
 		`SELECT (SELECT count(*) FROM packages WHERE removed_at IS NULL), (SELECT count(*) FROM users)`).Scan(&packages, &users)
 	return packages, users, err
+}
+
+// CountVersions returns the number of versions of all packages, yanked
+// ones included, removed ones not.
+func (db *DB) CountVersions(ctx context.Context) (int, error) {
+	var n int
+	err := db.rd.QueryRowContext(ctx, `SELECT count(*) FROM versions WHERE removed_at IS NULL`).Scan(&n)
+	return n, err
 }
 
 // Tarball returns the canonical tarball with the given SHA-1.

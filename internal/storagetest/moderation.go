@@ -408,3 +408,49 @@ func testMirrorSerial(t *testing.T, open func(t *testing.T) Storage) {
 		t.Errorf("the other upstream's serial = %d", n)
 	}
 }
+
+// testByAuthor: the packages whose newest version (neither yanked nor
+// removed) names an author, any case, by title; and the versions counted.
+func testByAuthor(t *testing.T, open func(t *testing.T) Storage) {
+	st := open(t)
+	pub := func(title, ver, author string) {
+		t.Helper()
+		v := version(title, ver)
+		v.Author = author
+		_, err := publish(st, "alice", registry.Import, v)
+		must(t, err)
+	}
+	pub("zed", "1.0.0", "Ada")
+	pub("pad", "1.0.0", "ada")
+	pub("pad", "2.0.0", "bob") // the newest names bob
+	pub("joy", "1.0.0", "bob")
+	pub("joy", "2.0.0", "ADA")
+	pub("gone", "1.0.0", "ada")
+	must(t, st.Remove(ctx, "gone", "", "x", capture(new(registry.Stored))))
+	titles := func(ps []registry.Package) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Title)
+		}
+		return out
+	}
+	if page, n, err := st.ByAuthor(ctx, "aDa", 0, 10); err != nil || n != 2 || !slices.Equal(titles(page), []string{"joy", "zed"}) {
+		t.Errorf("ByAuthor(aDa) = %v %d %v", titles(page), n, err)
+	}
+	if page, n, err := st.ByAuthor(ctx, "ada", 1, 1); err != nil || n != 2 || !slices.Equal(titles(page), []string{"zed"}) {
+		t.Errorf("ByAuthor's second page = %v %d %v", titles(page), n, err)
+	}
+	// A yank moves the newest, and so the author.
+	_, err := st.SetYanked(ctx, "pad", "2.0.0", true, capture(new(registry.Stored)))
+	must(t, err)
+	if page, n, err := st.ByAuthor(ctx, "ADA", 0, 10); err != nil || n != 3 || !slices.Equal(titles(page), []string{"joy", "pad", "zed"}) {
+		t.Errorf("ByAuthor after a yank = %v %d %v", titles(page), n, err)
+	}
+	if page, n, err := st.ByAuthor(ctx, "nobody", 0, 10); err != nil || n != 0 || len(page) != 0 {
+		t.Errorf("ByAuthor(nobody) = %v %d %v", page, n, err)
+	}
+	// Versions counted, the removed one left out.
+	if n, err := st.CountVersions(ctx); err != nil || n != 5 {
+		t.Errorf("CountVersions = %d %v", n, err)
+	}
+}

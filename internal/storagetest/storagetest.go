@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"AccountModeration", testAccountModeration},
 		{"Audit", testAudit},
 		{"MirrorSerial", testMirrorSerial},
+		{"ByAuthor", testByAuthor},
 		{"RaceNewTitle", testRaceNewTitle},
 		{"RaceVersions", testRaceVersions},
 		{"RaceResetAndQR", testRaceReset},
