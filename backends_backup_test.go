@@ -152,7 +152,9 @@ func TestBackupRestoreOnPostgres(t *testing.T) {
 	}
 	sameAnswers("after the refused restore", pg)
 
-	// A backup of a data folder restores onto PostgreSQL and S3.
+	// A backup of a data folder restores onto PostgreSQL and S3, one that
+	// holds a package whose only version was removed included: that
+	// package is left out, and restore says so.
 	file := filepath.Join(t.TempDir(), "folder.backup")
 	mustRun(t, "", with(folder, "backup", file)...)
 	pg2 := []string{"--data", t.TempDir(), "--database", backendtest.Postgres(t), "--blobs", backendtest.S3(t)}
@@ -160,4 +162,23 @@ func TestBackupRestoreOnPostgres(t *testing.T) {
 		t.Errorf("restore of a folder's backup onto PostgreSQL: %q", out)
 	}
 	sameAnswers("a folder's backup restored onto PostgreSQL", pg2)
+
+	mustRun(t, "", with(folder, "remove", "gfx@2.0.0", "--reason", "broken")...)
+	mustRun(t, "", with(folder, "backup", file)...)
+	pg3 := []string{"--data", t.TempDir(), "--database", backendtest.Postgres(t), "--blobs", backendtest.S3(t)}
+	out := mustRun(t, "", with(pg3, "restore", file)...)
+	if !strings.Contains(out, "not copied: 1 packages every version of which was removed") || !strings.Contains(out, "check: ok") {
+		t.Errorf("restore of a backup with an empty package onto PostgreSQL: %q", out)
+	}
+	raddr, _ := startServe(t, with(pg3, "--rate-limit", "-1", "--base-url", "http://registry.example.org")...)
+	for _, p := range paths {
+		if strings.HasPrefix(p, "/package/pad") || strings.HasPrefix(p, "/package/snd") {
+			if got := answer(t, raddr, p); got != want[p] {
+				t.Errorf("with an empty package: GET %s:\n got %q\nwant %q", p, got, want[p])
+			}
+		}
+	}
+	if got := answer(t, raddr, "/package/gfx/2.0.0/data"); !strings.HasPrefix(got, "404 ") {
+		t.Errorf("the removed gfx@2.0.0 on PostgreSQL: %q", got)
+	}
 }

@@ -96,7 +96,7 @@ func migrateData(ctx context.Context, src, dst dataStore, out io.Writer) error {
 func copyData(ctx context.Context, src, dst dataStore, out io.Writer, live bool) error {
 	// The versions are listed before the users: every package's owner is
 	// an account by then, so no copied package lacks its owner's account.
-	versions, err := allVersions(ctx, src)
+	versions, empty, err := allVersions(ctx, src)
 	if err != nil {
 		return err
 	}
@@ -183,6 +183,9 @@ func copyData(ctx context.Context, src, dst dataStore, out io.Writer, live bool)
 	if carried > 0 {
 		fmt.Fprintf(out, "removals: %d carried over\n", carried)
 	}
+	if empty > 0 {
+		fmt.Fprintf(out, "not copied: %d packages every version of which was removed (storage keeps no package without a version)\n", empty)
+	}
 	if unknown > 0 {
 		// Storage gives no way to store a version without its tarball.
 		fmt.Fprintf(out, "not copied: %d removed versions or packages the destination never had; it does not know that their numbers and titles were removed\n", unknown)
@@ -215,7 +218,7 @@ func copyData(ctx context.Context, src, dst dataStore, out io.Writer, live bool)
 		fmt.Fprintln(out, "verified: the copy holds every user, version, tarball and reference entry read from the source")
 		return nil
 	}
-	if err := verifyMigration(ctx, src, dst, users, versions, ref); err != nil {
+	if err := verifyMigration(ctx, src, dst, users, versions, ref, empty); err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
 	fmt.Fprintln(out, "verified: the destination holds every user, version, tarball and reference entry of the source")
@@ -230,26 +233,28 @@ type ownedVersion struct {
 
 // allVersions lists every version of src, oldest publish first, so that
 // the destination's change log and packages grow as the source's did.
-func allVersions(ctx context.Context, src dataStore) ([]ownedVersion, error) {
-	var all []ownedVersion
+// empty counts the packages it skips: every version of them removed,
+// they have nothing to copy.
+func allVersions(ctx context.Context, src dataStore) (all []ownedVersion, empty int, err error) {
 	const page = 100
 	for off := 0; ; off += page {
 		pkgs, total, err := src.ListPackages(ctx, registry.ListOptions{Offset: off, Limit: page})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for _, p := range pkgs {
 			rels, err := src.Releases(ctx, p.Title)
 			if errors.Is(err, registry.ErrNotFound) {
-				continue // every version removed: nothing to copy
+				empty++ // every version removed: nothing to copy
+				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", p.Title, err)
+				return nil, 0, fmt.Errorf("%s: %w", p.Title, err)
 			}
 			for _, r := range rels {
 				v, err := src.Version(ctx, p.Title, r.Version)
 				if err != nil {
-					return nil, fmt.Errorf("%s@%s: %w", p.Title, r.Version, err)
+					return nil, 0, fmt.Errorf("%s@%s: %w", p.Title, r.Version, err)
 				}
 				all = append(all, ownedVersion{v: v, owner: p.Owner})
 			}
@@ -259,7 +264,7 @@ func allVersions(ctx context.Context, src dataStore) ([]ownedVersion, error) {
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].v.Published.Before(all[j].v.Published) })
-	return all, nil
+	return all, empty, nil
 }
 
 // copyRule lets migrate-data's writes through, whoever the owners are by
@@ -378,7 +383,7 @@ func sameVersion(a, b registry.Version) bool { return sameRelease(a, b) && a.Yan
 
 // verifyMigration reads everything back from dst and compares it with
 // what was read from src.
-func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.User, versions []ownedVersion, ref []reference.Entry) error {
+func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.User, versions []ownedVersion, ref []reference.Entry, empty int) error {
 	for _, u := range users {
 		have, err := dst.UserByLogin(ctx, u.Username)
 		if err != nil || !sameUser(have, u) {
@@ -427,8 +432,8 @@ func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.U
 	if err != nil {
 		return err
 	}
-	if sp != dp || su != du {
-		return fmt.Errorf("the destination has %d packages and %d users, the source %d and %d", dp, du, sp, su)
+	if sp-empty != dp || su != du {
+		return fmt.Errorf("the destination has %d packages and %d users, the source %d (%d of them empty) and %d", dp, du, sp, empty, su)
 	}
 	return nil
 }
