@@ -38,7 +38,8 @@ func answer(t *testing.T, addr, path string) string {
 // tarballs byte for byte; the removed version, 410 Gone on the original,
 // is unknown, 404, on the copies: the backup does not carry removals),
 // keeps the accounts' passwords and the audit trail, and check is clean.
-// Restore refuses a target that holds anything and leaves it as it was;
+// A target where serve has run (it stores the embedded reference) is
+// empty; restore refuses one that holds anything and leaves it as it was;
 // and a backup of the data folder restores onto PostgreSQL and S3.
 func TestBackupRestoreOnPostgres(t *testing.T) {
 	on := []string{"--data", t.TempDir(), "--database", backendtest.Postgres(t), "--blobs", backendtest.S3(t)}
@@ -97,6 +98,12 @@ func TestBackupRestoreOnPostgres(t *testing.T) {
 	}
 
 	pg := []string{"--data", t.TempDir(), "--database", backendtest.Postgres(t), "--blobs", backendtest.S3(t)}
+	// serve has run on the target once, which stores the embedded
+	// reference there: the target is still empty.
+	_, stopNew := startServe(t, with(pg, "--rate-limit", "-1")...)
+	if err := stopNew(); err != nil {
+		t.Fatal(err)
+	}
 	folder := []string{"--data", filepath.Join(t.TempDir(), "restored")}
 	for _, to := range [][]string{pg, folder} {
 		out, _, err := runCmd(t, backup, with(to, "restore", "-")...)

@@ -8,11 +8,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/nessemble/nessemble-registry/reference"
 	"github.com/nessemble/nessemble-registry/registry"
 	"github.com/nessemble/nessemble-registry/store"
 )
@@ -284,7 +286,8 @@ func restoreOnto(ctx context.Context, r io.Reader, b backend, data string, out i
 }
 
 // holds says what of a registry db holds ("" when it is empty): any user,
-// package, change or audit event.
+// package, change, audit event, or a reference other than the embedded
+// one.
 func holds(ctx context.Context, db dataStore) (string, error) {
 	pkgs, users, err := db.Counts(ctx)
 	if err != nil {
@@ -293,12 +296,22 @@ func holds(ctx context.Context, db dataStore) (string, error) {
 	if pkgs > 0 || users > 0 {
 		return fmt.Sprintf("%d packages and %d users", pkgs, users), nil
 	}
-	cs, err := db.ChangesSince(ctx, 0, 1)
-	if err != nil {
-		return "", err
-	}
-	if len(cs) > 0 {
-		return "a change log", nil
+	// Packages removed whole leave their changes; the reference's are
+	// looked at below.
+	for after := int64(0); ; {
+		cs, err := db.ChangesSince(ctx, after, 100)
+		if err != nil {
+			return "", err
+		}
+		if len(cs) == 0 {
+			break
+		}
+		for _, c := range cs {
+			if c.Kind != registry.ChangeReference {
+				return "a change log", nil
+			}
+		}
+		after = cs[len(cs)-1].Serial
 	}
 	es, err := db.Audit(ctx, registry.AuditQuery{Limit: 1})
 	if err != nil {
@@ -307,10 +320,20 @@ func holds(ctx context.Context, db dataStore) (string, error) {
 	if len(es) > 0 {
 		return "an audit trail", nil
 	}
-	if ref, err := db.Reference(ctx); err != nil {
+	// serve stores the embedded reference in a registry that has none:
+	// that one is no data of the operator's, and the restore replaces it.
+	ref, err := db.Reference(ctx)
+	if err != nil {
 		return "", err
-	} else if len(ref) > 0 {
-		return "a reference", nil
+	}
+	if len(ref) > 0 {
+		embedded, err := reference.Load(reference.Default())
+		if err != nil {
+			return "", fmt.Errorf("embedded reference: %w", err)
+		}
+		if !slices.Equal(ref, embedded) {
+			return "a reference of its own", nil
+		}
 	}
 	return "", nil
 }
