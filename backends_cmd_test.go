@@ -15,7 +15,7 @@ import (
 // --database and --blobs on PostgreSQL and S3: adduser --csv, yank,
 // unyank, owner, remove, user, audit, export, import, mirror and check
 // work there as on a data folder, while serve runs on the same database;
-// backup and restore refuse, saying why.
+// and backup, whose backup restores into a data folder.
 func TestCommandsOnPostgres(t *testing.T) {
 	db, s3 := backendtest.Postgres(t), backendtest.S3(t)
 	dir := t.TempDir() // the data folder holds nothing on these backends
@@ -121,10 +121,11 @@ func TestCommandsOnPostgres(t *testing.T) {
 		t.Error("the mirror serves the removed pad@1.0.0")
 	}
 
-	for _, cmd := range [][]string{with("backup", filepath.Join(t.TempDir(), "b.tar")), with("restore", "-")} {
-		_, _, err := runCmd(t, "", cmd...)
-		if err == nil || !strings.Contains(err.Error(), "data folder (SQLite and files) only") {
-			t.Errorf("%s on PostgreSQL and S3: %v", cmd[0], err)
-		}
+	// A backup of it restores into a data folder.
+	backup := filepath.Join(t.TempDir(), "b.tar")
+	mustRun(t, "", with("backup", backup)...)
+	restored := filepath.Join(t.TempDir(), "restored")
+	if out := mustRun(t, "", "restore", backup, "--data", restored); !strings.Contains(out, "restored 1 packages, 2 versions, 2 users") || !strings.Contains(out, "check: ok") {
+		t.Errorf("restore of a backup of PostgreSQL: %q", out)
 	}
 }

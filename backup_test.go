@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nessemble/nessemble-registry/internal/backendtest"
 	"github.com/nessemble/nessemble-registry/internal/nesclient"
 	"github.com/nessemble/nessemble-registry/store"
 )
@@ -21,10 +22,23 @@ import (
 // folder, and requires every version acknowledged (201) before the backup
 // began to be there and complete: check is clean, and installing it gives
 // the lib.asm that was uploaded.
-func TestBackupDuringPublishStorm(t *testing.T) {
+func TestBackupDuringPublishStorm(t *testing.T) { backupDuringStorm(t) }
+
+// TestBackupDuringPublishStormOnPostgres is TestBackupDuringPublishStorm
+// on PostgreSQL and S3, where backup copies the registry while it grows
+// (new packages included) before backing the copy up.
+func TestBackupDuringPublishStormOnPostgres(t *testing.T) {
+	backupDuringStorm(t, "--database", backendtest.Postgres(t), "--blobs", backendtest.S3(t))
+}
+
+func backupDuringStorm(t *testing.T, backend ...string) {
 	data := t.TempDir()
-	addUser(t, data, "storm")
-	reg := startRegistry(t, data, "--rate-limit", "-1")
+	if len(backend) == 0 {
+		addUser(t, data, "storm")
+	} else if _, err := registryCmd(t, faultPassword+"\n", append([]string{"adduser", "storm", "--data", data, "--email", "storm@example.com", "--password-stdin"}, backend...)...); err != nil {
+		t.Fatal(err)
+	}
+	reg := startRegistry(t, data, append([]string{"--rate-limit", "-1"}, backend...)...)
 	token, err := reg.client().Login("storm", faultPassword)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +99,7 @@ func TestBackupDuringPublishStorm(t *testing.T) {
 	}
 	mu.Unlock()
 	backup := filepath.Join(t.TempDir(), "registry.backup")
-	_, stderr, err := runCmd(t, "", "backup", backup, "--data", data)
+	_, stderr, err := runCmd(t, "", append([]string{"backup", backup, "--data", data}, backend...)...)
 	took := time.Since(began)
 	if err != nil {
 		t.Fatalf("backup during publishes: %v", err)

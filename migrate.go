@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +66,11 @@ again, and ask for a new reset.`,
 				return fmt.Errorf("destination: %w", err)
 			}
 			defer dst.Close()
-			return migrateData(ctx, src, dst, cmd.OutOrStdout())
+			if err := migrateData(ctx, src, dst, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "left out by design: the audit trail, login tokens and pending password resets")
+			return nil
 		},
 	}
 	dataFlag(cmd, &data)
@@ -76,8 +82,24 @@ again, and ask for a new reset.`,
 }
 
 // migrateData copies src to dst, skipping what dst holds already, then
-// verifies dst against src.
+// verifies dst against src. The source must not change meanwhile (the
+// servers are stopped); copyData with live set copies one that does.
 func migrateData(ctx context.Context, src, dst dataStore, out io.Writer) error {
+	return copyData(ctx, src, dst, out, false)
+}
+
+// copyData is migrateData. With live set, src may take publishes and
+// moderation while it copies (backup of a running registry): dst gets
+// every user and version that src held when the copy began, each version
+// whole, in the state it had when it was listed, and is verified against
+// what was read from src then rather than against src's present.
+func copyData(ctx context.Context, src, dst dataStore, out io.Writer, live bool) error {
+	// The versions are listed before the users: every package's owner is
+	// an account by then, so no copied package lacks its owner's account.
+	versions, empty, err := allVersions(ctx, src)
+	if err != nil {
+		return err
+	}
 	users, err := src.ListUsers(ctx)
 	if err != nil {
 		return err
@@ -106,11 +128,8 @@ func migrateData(ctx context.Context, src, dst dataStore, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "users: %d copied, %d there already\n", copied, len(users)-copied)
 
-	versions, err := allVersions(ctx, src)
-	if err != nil {
-		return err
-	}
 	copied = 0
+	removedMeanwhile := map[string]bool{}
 	every := max(10, len(versions)/20) // a progress line every 5 %
 	for i, ov := range versions {
 		if i > 0 && i%every == 0 {
@@ -127,6 +146,16 @@ func migrateData(ctx context.Context, src, dst dataStore, out io.Writer) error {
 			return err
 		default:
 			tarball, err := src.Tarball(v.Shasum)
+			if live && err != nil {
+				// Removed since it was listed (a removal deletes the
+				// tarball): the copy holds it as it was when listed if the
+				// removal's change is read below, else not at all.
+				if now, verr := src.Version(ctx, v.Title, v.Version); verr == nil && now.Removed {
+					fmt.Fprintf(out, "%s@%s: removed while copying, left out\n", v.Title, v.Version)
+					removedMeanwhile[v.Title+"@"+v.Version] = true
+					continue
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("%s@%s: %w", v.Title, v.Version, err)
 			}
@@ -154,9 +183,12 @@ func migrateData(ctx context.Context, src, dst dataStore, out io.Writer) error {
 	if carried > 0 {
 		fmt.Fprintf(out, "removals: %d carried over\n", carried)
 	}
+	if empty > 0 {
+		fmt.Fprintf(out, "not copied: %d packages every version of which was removed (storage keeps no package without a version)\n", empty)
+	}
 	if unknown > 0 {
 		// Storage gives no way to store a version without its tarball.
-		fmt.Fprintf(out, "not copied: %d removed versions or packages the destination never had; it does not know that their numbers and titles were removed (the audit trail is not copied either)\n", unknown)
+		fmt.Fprintf(out, "not copied: %d removed versions or packages the destination never had; it does not know that their numbers and titles were removed\n", unknown)
 	}
 
 	ref, err := src.Reference(ctx)
@@ -173,7 +205,20 @@ func migrateData(ctx context.Context, src, dst dataStore, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "reference: %d entries copied\n", len(ref))
 	}
-	if err := verifyMigration(ctx, src, dst, users, versions, ref); err != nil {
+	if live {
+		kept := versions[:0:0]
+		for _, ov := range versions {
+			if !removedMeanwhile[ov.v.Title+"@"+ov.v.Version] {
+				kept = append(kept, ov)
+			}
+		}
+		if err := verifyCopy(ctx, dst, users, kept, ref); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		fmt.Fprintln(out, "verified: the copy holds every user, version, tarball and reference entry read from the source")
+		return nil
+	}
+	if err := verifyMigration(ctx, src, dst, users, versions, ref, empty); err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
 	fmt.Fprintln(out, "verified: the destination holds every user, version, tarball and reference entry of the source")
@@ -188,23 +233,28 @@ type ownedVersion struct {
 
 // allVersions lists every version of src, oldest publish first, so that
 // the destination's change log and packages grow as the source's did.
-func allVersions(ctx context.Context, src dataStore) ([]ownedVersion, error) {
-	var all []ownedVersion
+// empty counts the packages it skips: every version of them removed,
+// they have nothing to copy.
+func allVersions(ctx context.Context, src dataStore) (all []ownedVersion, empty int, err error) {
 	const page = 100
 	for off := 0; ; off += page {
 		pkgs, total, err := src.ListPackages(ctx, registry.ListOptions{Offset: off, Limit: page})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for _, p := range pkgs {
 			rels, err := src.Releases(ctx, p.Title)
+			if errors.Is(err, registry.ErrNotFound) {
+				empty++ // every version removed: nothing to copy
+				continue
+			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", p.Title, err)
+				return nil, 0, fmt.Errorf("%s: %w", p.Title, err)
 			}
 			for _, r := range rels {
 				v, err := src.Version(ctx, p.Title, r.Version)
 				if err != nil {
-					return nil, fmt.Errorf("%s@%s: %w", p.Title, r.Version, err)
+					return nil, 0, fmt.Errorf("%s@%s: %w", p.Title, r.Version, err)
 				}
 				all = append(all, ownedVersion{v: v, owner: p.Owner})
 			}
@@ -214,7 +264,7 @@ func allVersions(ctx context.Context, src dataStore) ([]ownedVersion, error) {
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].v.Published.Before(all[j].v.Published) })
-	return all, nil
+	return all, empty, nil
 }
 
 // copyRule lets migrate-data's writes through, whoever the owners are by
@@ -333,7 +383,7 @@ func sameVersion(a, b registry.Version) bool { return sameRelease(a, b) && a.Yan
 
 // verifyMigration reads everything back from dst and compares it with
 // what was read from src.
-func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.User, versions []ownedVersion, ref []reference.Entry) error {
+func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.User, versions []ownedVersion, ref []reference.Entry, empty int) error {
 	for _, u := range users {
 		have, err := dst.UserByLogin(ctx, u.Username)
 		if err != nil || !sameUser(have, u) {
@@ -382,10 +432,74 @@ func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.U
 	if err != nil {
 		return err
 	}
-	if sp != dp || su != du {
-		return fmt.Errorf("the destination has %d packages and %d users, the source %d and %d", dp, du, sp, su)
+	if sp-empty != dp || su != du {
+		return fmt.Errorf("the destination has %d packages and %d users, the source %d (%d of them empty) and %d", dp, du, sp, empty, su)
 	}
 	return nil
+}
+
+// verifyCopy reads back from dst what copyData wrote of a live source:
+// the users and versions as they were read, and every tarball whole.
+func verifyCopy(ctx context.Context, dst dataStore, users []registry.User, versions []ownedVersion, ref []reference.Entry) error {
+	for _, u := range users {
+		have, err := dst.UserByLogin(ctx, u.Username)
+		if err != nil || !sameUser(have, u) {
+			return fmt.Errorf("user %s differs: %v", u.Username, err)
+		}
+	}
+	for _, ov := range versions {
+		v := ov.v
+		have, err := dst.Version(ctx, v.Title, v.Version)
+		if err != nil || !sameRelease(have, v) {
+			return fmt.Errorf("%s@%s differs: %v", v.Title, v.Version, err)
+		}
+		b, err := dst.Tarball(v.Shasum)
+		if err != nil {
+			return fmt.Errorf("%s@%s: tarball: %w", v.Title, v.Version, err)
+		}
+		if sum := sha1.Sum(b); hex.EncodeToString(sum[:]) != v.Shasum || int64(len(b)) != v.Size {
+			return fmt.Errorf("%s@%s: the tarball differs from its SHA-1 or size", v.Title, v.Version)
+		}
+	}
+	dref, err := dst.Reference(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(ref, dref) {
+		return errors.New("the reference differs")
+	}
+	_, du, err := dst.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	if du != len(users) {
+		return fmt.Errorf("the copy has %d users, the source had %d", du, len(users))
+	}
+	return nil
+}
+
+// copyAudit appends src's audit trail to dst's, which must be empty (the
+// fresh folder of a backup, the empty target of a restore); the events
+// keep their time, actor and address, and get dst's numbering.
+func copyAudit(ctx context.Context, src, dst dataStore) (int, error) {
+	have, err := dst.Audit(ctx, registry.AuditQuery{Limit: 1})
+	if err != nil {
+		return 0, err
+	}
+	if len(have) > 0 {
+		return 0, errors.New("audit trail: the destination has one already")
+	}
+	events, err := src.Audit(ctx, registry.AuditQuery{})
+	if err != nil {
+		return 0, fmt.Errorf("audit trail: %w", err)
+	}
+	for i, e := range events {
+		e.ID = 0
+		if err := dst.AppendAudit(ctx, e); err != nil {
+			return i, fmt.Errorf("audit trail: %w", err)
+		}
+	}
+	return len(events), nil
 }
 
 func titlesOf(vs []ownedVersion) []string {
