@@ -121,12 +121,7 @@ func storedOf(ctx context.Context, tx pgx.Tx, v *registry.Version) (pkgRow, erro
 		if err := rows.Scan(&ver, &yanked, &vremoved); err != nil {
 			return row, err
 		}
-		if row.Latest == "" || semver.Compare(ver, row.Latest) > 0 {
-			row.Latest = ver
-		}
-		if ver == v.Version {
-			row.HasVersion, row.Yanked, row.VersionRemoved = true, yanked, vremoved
-		}
+		row.Add(ver, yanked, vremoved, v.Version)
 	}
 	if err := rows.Err(); err != nil {
 		return row, err

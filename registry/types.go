@@ -1,6 +1,10 @@
 package registry
 
-import "time"
+import (
+	"time"
+
+	"github.com/nessemble/nessemble-registry/internal/semver"
+)
 
 // User is a registry account.
 type User struct {
@@ -75,6 +79,19 @@ type Stored struct {
 	// Yanked and VersionRemoved are the state of the version asked about.
 	Yanked         bool
 	VersionRemoved bool
+}
+
+// Add folds one stored version of the package into st, for a write about
+// version: Latest is the highest number in any state; HasVersion, Yanked
+// and VersionRemoved describe version itself. Each storage calls it for
+// every version row, so that the rules see the same Stored from both.
+func (st *Stored) Add(stored string, yanked, removed bool, version string) {
+	if st.Latest == "" || semver.Compare(stored, st.Latest) > 0 {
+		st.Latest = stored
+	}
+	if stored == version {
+		st.HasVersion, st.Yanked, st.VersionRemoved = true, yanked, removed
+	}
 }
 
 // ListOptions selects a page of packages.
