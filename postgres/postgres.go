@@ -10,10 +10,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nessemble/nessemble-registry/blobs"
+	"github.com/nessemble/nessemble-registry/internal/migrations"
 	"github.com/nessemble/nessemble-registry/registry"
 )
 
@@ -103,41 +100,12 @@ func (db *DB) SetClock(now func() time.Time) { db.now = now }
 // Blobs is where the tarballs are.
 func (db *DB) Blobs() blobs.Store { return db.blobs }
 
-type migration struct {
-	version int
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		n, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(n)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{v, string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migrations must be numbered 1..n without gaps; found %d at position %d", m.version, i+1)
-		}
-	}
-	return ms, nil
-}
+// schema is the migrations this binary embeds.
+func schema() ([]migrations.Migration, error) { return migrations.Read(migrationFS, "migrations") }
 
 // SchemaVersion is the database's migration level and the binary's.
 func (db *DB) SchemaVersion(ctx context.Context) (have, want int, err error) {
-	ms, err := migrations()
+	ms, err := schema()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -149,7 +117,7 @@ func (db *DB) SchemaVersion(ctx context.Context) (have, want int, err error) {
 // records the new level in schema_version; replicas starting together
 // queue on an advisory lock, and each migration is applied once.
 func (db *DB) migrate(ctx context.Context) error {
-	ms, err := migrations()
+	ms, err := schema()
 	if err != nil {
 		return err
 	}
@@ -168,11 +136,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("%w (database at %d, binary knows %d): upgrade nessemble-registry", registry.ErrTooNew, have, len(ms))
 		}
 		for _, m := range ms[have:] {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %d: %w", m.version, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %d: %w", m.Version, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, m.version); err != nil {
-				return fmt.Errorf("migration %d: %w", m.version, err)
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, m.Version); err != nil {
+				return fmt.Errorf("migration %d: %w", m.Version, err)
 			}
 		}
 		return nil

@@ -9,13 +9,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +20,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/nessemble/nessemble-registry/blobs"
+	"github.com/nessemble/nessemble-registry/internal/migrations"
 	"github.com/nessemble/nessemble-registry/registry"
 )
 
@@ -140,41 +137,12 @@ func (db *DB) Blobs() blobs.Store { return db.blobs }
 // SetClock replaces the clock used for timestamps and expiry (tests).
 func (db *DB) SetClock(now func() time.Time) { db.now = now }
 
-type migration struct {
-	version int
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		n, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(n)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{v, string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migrations must be numbered 1..n without gaps; found %d at position %d", m.version, i+1)
-		}
-	}
-	return ms, nil
-}
+// schema is the migrations this binary embeds.
+func schema() ([]migrations.Migration, error) { return migrations.Read(migrationFS, "migrations") }
 
 // SchemaVersion is the database's migration level and the binary's.
 func (db *DB) SchemaVersion(ctx context.Context) (have, want int, err error) {
-	ms, err := migrations()
+	ms, err := schema()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -185,7 +153,7 @@ func (db *DB) SchemaVersion(ctx context.Context) (have, want int, err error) {
 // migrate applies each pending migration in its own transaction, which
 // also records the new level in user_version.
 func (db *DB) migrate(ctx context.Context) error {
-	ms, err := migrations()
+	ms, err := schema()
 	if err != nil {
 		return err
 	}
@@ -204,17 +172,17 @@ func (db *DB) migrate(ctx context.Context) error {
 			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&now); err != nil {
 				return err
 			}
-			if now >= m.version {
+			if now >= m.Version {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version))
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.Version))
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migration %d: %w", m.version, err)
+			return fmt.Errorf("migration %d: %w", m.Version, err)
 		}
 	}
 	return nil
