@@ -60,6 +60,9 @@ Load it elsewhere with import. The file appears only once it is complete.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "exported %d versions (%s)%s to %s: changes after serial %d up to serial %d; next time: export --since %d\n",
 				sum.Versions, byteSize(sum.Bytes), ref, file, sum.Since, sum.Serial, sum.Serial)
+			if sum.Removals > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "the bundle carries %d removals: an import removes those versions and packages too\n", sum.Removals)
+			}
 			return nil
 		},
 	}
@@ -100,6 +103,9 @@ skipped.`,
 				args[0], sum.Serial, sum.NewPackages, sum.NewVersions, sum.Present)
 			if sum.Reference {
 				fmt.Fprintln(out, "reference documentation replaced")
+			}
+			if sum.Moderated > 0 {
+				fmt.Fprintf(out, "applied %d yanks, unyanks and removals of the bundle's registry\n", sum.Moderated)
 			}
 			for _, k := range sum.Skipped {
 				fmt.Fprintf(out, "skipped: %s: %s\n", k.What, k.Why)

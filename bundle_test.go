@@ -157,6 +157,33 @@ func TestExportImport(t *testing.T) {
 		}
 	}
 	sameAnswers(t, a.url(), b.url(), append(titles, "music"))
+
+	// A removal after the last bundle travels in the next one, and the
+	// imported registry answers 410 for that version too.
+	m = nextSince.FindStringSubmatch(out2(t, "export", yanks, "--data", src, "--since", m[1]))
+	if _, err := registryCmd(t, "", "remove", "sprites@0.1.0", "--reason", "Malware", "--data", src); err != nil {
+		t.Fatal(err)
+	}
+	removals := filepath.Join(stick, "week4.bundle")
+	if out := out2(t, "export", removals, "--data", src, "--since", m[1]); !strings.Contains(out, "exported 0 versions (") ||
+		!strings.Contains(out, "the bundle carries 1 removals") {
+		t.Fatalf("export after a removal:\n%s", out)
+	}
+	if out := out2(t, "import", removals, "--data", dst); !strings.Contains(out, "applied 1 yanks, unyanks and removals") {
+		t.Fatalf("import of the removal:\n%s", out)
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		status, _, _ := getURL(t, b.url()+"/package/sprites/0.1.0/data", "")
+		if status == 410 {
+			break
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("the removed version on the imported registry answers %d, not 410", status)
+		}
+	}
+	if out := out2(t, "import", removals, "--data", dst); strings.Contains(out, "applied") {
+		t.Errorf("importing the removal again changed something:\n%s", out)
+	}
 	if out, err := registryCmd(t, "", "check", "--data", dst); err != nil || out != "ok\n" {
 		t.Errorf("check: %q %v", out, err)
 	}

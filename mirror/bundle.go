@@ -24,10 +24,12 @@ import (
 //	packages/TITLE/VERSION/version.json        a version's metadata (bundleVersion)
 //	packages/TITLE/VERSION/TITLE-VERSION.tar.gz its tarball, byte for byte, after its version.json
 //	reference/CATEGORY/TERM.txt                the whole reference, when the bundle has it
+//	removals.json                              what the operator removed after since (bundleRemoval), last
 const (
 	bundleFormat     = "nessemble-registry-bundle"
 	bundleVersionNo  = 1
 	bundleHeaderName = "nessemble-bundle.json"
+	removalsName     = "removals.json"
 	maxBundleJSON    = 64 << 10
 )
 
@@ -40,6 +42,14 @@ type bundleHeader struct {
 	Created   string `json:"created"`
 	Versions  int    `json:"versions"`
 	Reference bool   `json:"reference"`
+	Removals  int    `json:"removals"`
+}
+
+// bundleRemoval is one entry of removals.json: a version, or with Version
+// "" a whole package, removed after since. An import removes it too.
+type bundleRemoval struct {
+	Title   string `json:"title"`
+	Version string `json:"version"`
 }
 
 // bundleVersion is a version.json.
@@ -64,6 +74,7 @@ type ExportSummary struct {
 	Versions      int
 	Bytes         int64 // of tarballs
 	Reference     bool
+	Removals      int
 }
 
 // Export writes a bundle of every version published after serial since
@@ -100,6 +111,7 @@ func Export(ctx context.Context, core *registry.Service, w io.Writer, since int6
 	sum := ExportSummary{Serial: last, Since: since}
 	var (
 		versions []registry.Version
+		removals []bundleRemoval
 		seen     = map[string]bool{}
 	)
 	for _, c := range changes {
@@ -121,10 +133,13 @@ func Export(ctx context.Context, core *registry.Service, w io.Writer, since int6
 				return sum, err
 			}
 			versions = append(versions, v)
+		case registry.ChangeRemove:
+			removals = append(removals, bundleRemoval{Title: c.Title, Version: c.Version})
 		case registry.ChangeReference:
 			sum.Reference = true
 		}
 	}
+	sum.Removals = len(removals)
 	var ref []reference.Entry
 	if sum.Reference {
 		var err error
@@ -144,7 +159,7 @@ func Export(ctx context.Context, core *registry.Service, w io.Writer, since int6
 		return err
 	}
 	hdr, _ := json.MarshalIndent(bundleHeader{Format: bundleFormat, Version: bundleVersionNo, Serial: last, Since: since,
-		Created: now.Format(isoMillis), Versions: len(versions), Reference: sum.Reference}, "", "  ")
+		Created: now.Format(isoMillis), Versions: len(versions), Reference: sum.Reference, Removals: len(removals)}, "", "  ")
 	if err := put(bundleHeaderName, append(hdr, '\n')); err != nil {
 		return sum, err
 	}
@@ -174,6 +189,12 @@ func Export(ctx context.Context, core *registry.Service, w io.Writer, since int6
 			return sum, err
 		}
 	}
+	if len(removals) > 0 {
+		data, _ := json.MarshalIndent(removals, "", "  ")
+		if err := put(removalsName, append(data, '\n')); err != nil {
+			return sum, err
+		}
+	}
 	return sum, tw.Close()
 }
 
@@ -183,7 +204,7 @@ type ImportSummary struct {
 	NewPackages   int
 	NewVersions   int
 	Present       int
-	Moderated     int  // yanks and unyanks applied
+	Moderated     int  // yanks, unyanks and removals applied
 	Reference     bool // the reference was replaced
 	Skipped       []Skip
 }
@@ -248,6 +269,24 @@ func Import(ctx context.Context, core *registry.Service, r io.Reader) (ImportSum
 			continue
 		}
 		switch {
+		case name == removalsName:
+			var rs []bundleRemoval
+			if err := readJSON(tr, h, &rs); err != nil {
+				skip(removalsName, err)
+				continue
+			}
+			for _, r := range rs {
+				if !validTitle(r.Title) || r.Version != "" && !semver.Valid(r.Version) {
+					skip(removalsName, fmt.Errorf("a removal of %q %q, not a title and version", printable(r.Title, 64), printable(r.Version, 64)))
+					continue
+				}
+				changed, err := core.MirrorChange(ctx, registry.Change{Kind: registry.ChangeRemove, Title: r.Title, Version: r.Version})
+				if err != nil {
+					skip("removal of "+r.Title+" "+r.Version, err)
+				} else if changed {
+					sum.Moderated++
+				}
+			}
 		case strings.HasPrefix(name, "packages/") && path.Base(name) == "version.json":
 			if pending != nil {
 				skip(pending.Title+" "+pending.Version, errors.New("no tarball after its version.json"))
