@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"html/template"
 	"regexp"
+	"sync"
 
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
@@ -21,10 +22,14 @@ import (
 // md renders raw HTML in READMEs as written (GitHub shows <details>,
 // <kbd> and the like): the sanitiser, not the renderer, decides what of
 // it stays.
-var md = goldmark.New(
-	goldmark.WithExtensions(extension.GFM),
-	goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
-)
+// Both are made on first use: a registry that renders no README never
+// spends their memory.
+var md = sync.OnceValue(func() goldmark.Markdown {
+	return goldmark.New(
+		goldmark.WithExtensions(extension.GFM),
+		goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
+	)
+})
 
 // headingShift is how many levels a README's headings go down: the page
 // shows it under its own h1 and an h2 "README", so its "# Title" becomes
@@ -36,24 +41,24 @@ const headingShift = 2
 // and relative URLs) plus the disabled checkboxes of task lists. Every
 // link gets rel="nofollow": a README must not lend the registry's
 // standing to what it links.
-var policy = func() *bluemonday.Policy {
+var policy = sync.OnceValue(func() *bluemonday.Policy {
 	p := bluemonday.UGCPolicy()
 	p.RequireNoFollowOnLinks(true)
 	p.AllowElements("input")
 	p.AllowAttrs("type").Matching(regexp.MustCompile(`^checkbox$`)).OnElements("input")
 	p.AllowAttrs("checked", "disabled").Matching(regexp.MustCompile(`^$`)).OnElements("input")
 	return p
-}()
+})
 
 // Render returns the README src as safe HTML.
 func Render(src string) template.HTML {
 	var buf bytes.Buffer
-	if err := md.Convert([]byte(src), &buf); err != nil {
+	if err := md().Convert([]byte(src), &buf); err != nil {
 		// goldmark fails only when its writer does, and a buffer does
 		// not: show the text rather than nothing.
 		return template.HTML("<pre>" + template.HTMLEscapeString(src) + "</pre>")
 	}
-	out := policy.SanitizeBytes(buf.Bytes())
+	out := policy().SanitizeBytes(buf.Bytes())
 	// bluemonday writes rel="nofollow" itself; "noopener" keeps a page a
 	// link opens from reaching back into ours. Text cannot hold this
 	// string: the sanitiser writes its quotes as &#34;.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -28,14 +29,15 @@ import (
 //go:embed web/*.html web/style.css web/copy.js
 var webFiles embed.FS
 
-// pages holds each page's template, parsed with the layout.
-var pages = func() map[string]*template.Template {
+// pages holds each page's template, parsed with the layout on first use:
+// a registry no browser visits never spends the memory.
+var pages = sync.OnceValue(func() map[string]*template.Template {
 	m := map[string]*template.Template{}
 	for _, name := range []string{"list", "search", "package", "author", "reference", "status", "error"} {
 		m[name] = template.Must(template.ParseFS(webFiles, "web/layout.html", "web/"+name+".html"))
 	}
 	return m
-}()
+})
 
 var (
 	styleSheet, _ = webFiles.ReadFile("web/style.css")
@@ -99,7 +101,7 @@ func rootOf(base string) string {
 func (s *Server) renderHTML(name, base string, d pageData) ([]byte, error) {
 	d.Root, d.Origin, d.Version, d.StyleVersion = rootOf(base), base, s.cfg.Version, styleVersion
 	var buf bytes.Buffer
-	if err := pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
+	if err := pages()[name].ExecuteTemplate(&buf, "layout", d); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
