@@ -13,7 +13,6 @@ import (
 	"github.com/nessemble/nessemble-registry/blobs"
 	"github.com/nessemble/nessemble-registry/postgres"
 	"github.com/nessemble/nessemble-registry/registry"
-	"github.com/nessemble/nessemble-registry/server"
 	"github.com/nessemble/nessemble-registry/store"
 )
 
@@ -25,20 +24,8 @@ type dataStore interface {
 	Blobs() blobs.Store
 	Ping(ctx context.Context) error
 	Ready(ctx context.Context) (problem string, err error)
+	Stats(ctx context.Context) (registry.Stats, error)
 	Close() error
-}
-
-// dataStats is what either backend holds, for the metrics.
-func dataStats(ctx context.Context, db dataStore) (server.DataStats, error) {
-	switch db := db.(type) {
-	case *store.DB:
-		st, err := db.Stats(ctx)
-		return server.DataStats(st), err
-	case *postgres.DB:
-		st, err := db.Stats(ctx)
-		return server.DataStats(st), err
-	}
-	return server.DataStats{}, fmt.Errorf("no statistics of %T", db)
 }
 
 var (

@@ -316,9 +316,7 @@ func serve(ctx context.Context, cfg serveConfig, mailer registry.Mailer, logOut 
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		cfg.server.Metrics = reg
-		cfg.server.Stats = func(ctx context.Context) (server.DataStats, error) {
-			return dataStats(ctx, db)
-		}
+		cfg.server.Stats = db.Stats
 		mln, err := net.Listen("tcp", cfg.metricsAddr)
 		if err != nil {
 			return fmt.Errorf("--metrics-addr: %w", err)

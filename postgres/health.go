@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // Ping reports whether the database answers a query.
@@ -21,23 +23,15 @@ func (db *DB) Ready(ctx context.Context) (problem string, err error) {
 	return db.blobs.Ready(ctx)
 }
 
-// Stats is what the registry holds, for monitoring.
-type Stats struct {
-	Packages, Versions, Users int64
-	// DatabaseBytes is the size of the whole database (pg_database_size).
-	DatabaseBytes int64
-	// TarballBytes is the size of the tarballs the versions name.
-	TarballBytes int64
-}
-
-// Stats counts what the registry holds.
-func (db *DB) Stats(ctx context.Context) (Stats, error) {
-	var s Stats
+// Stats counts what the registry holds; DatabaseBytes is the whole
+// database (pg_database_size).
+func (db *DB) Stats(ctx context.Context) (registry.Stats, error) {
+	var s registry.Stats
 	err := db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM packages), (SELECT count(*) FROM users),
 		count(*), coalesce(sum(size), 0)::bigint, pg_database_size(current_database()) FROM versions`).
 		Scan(&s.Packages, &s.Users, &s.Versions, &s.TarballBytes, &s.DatabaseBytes)
 	if err != nil {
-		return Stats{}, fmt.Errorf("count data: %w", err)
+		return registry.Stats{}, fmt.Errorf("count data: %w", err)
 	}
 	return s, nil
 }

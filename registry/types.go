@@ -94,6 +94,13 @@ func (st *Stored) Add(stored string, yanked, removed bool, version string) {
 	}
 }
 
+// Stats is what storage holds, for monitoring: counts of rows (removed
+// ones included), the database's size and the tarballs' bytes.
+type Stats struct {
+	Packages, Versions, Users   int64
+	DatabaseBytes, TarballBytes int64
+}
+
 // ListOptions selects a page of packages.
 type ListOptions struct {
 	Offset, Limit int

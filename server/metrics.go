@@ -19,12 +19,6 @@ import (
 // label lookup per request. Everything else pays one label lookup, small
 // beside what net/http costs it.
 
-// DataStats is what the data folder holds, for the metrics.
-type DataStats struct {
-	Packages, Versions, Users   int64
-	DatabaseBytes, TarballBytes int64
-}
-
 const metricPrefix = "nessemble_registry_"
 
 // Latency buckets from 50 µs (a cached read) to 10 s (a slow publish).
@@ -225,7 +219,7 @@ var statusReasons = map[int]string{
 
 // dataCollector reports what the data folder holds, asked at each scrape.
 type dataCollector struct {
-	stats func(context.Context) (DataStats, error)
+	stats func(context.Context) (registry.Stats, error)
 	log   *slog.Logger
 }
 

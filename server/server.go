@@ -55,7 +55,7 @@ type Config struct {
 	// Metrics, when set, receives the server's Prometheus metrics
 	// (metrics.go); Stats, when set, adds what the data folder holds.
 	Metrics prometheus.Registerer
-	Stats   func(context.Context) (DataStats, error)
+	Stats   func(context.Context) (registry.Stats, error)
 	// Ready reports whether the data folder can serve and store, for
 	// GET /readyz (health.go): problem is shown, err logged. Nil: always.
 	Ready func(context.Context) (problem string, err error)

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/nessemble/nessemble-registry/registry"
 )
 
 // Ping reports whether the database answers a query.
@@ -27,22 +29,14 @@ func (db *DB) Ready(ctx context.Context) (problem string, err error) {
 	return db.blobs.Ready(ctx)
 }
 
-// Stats is what a data folder holds, for monitoring.
-type Stats struct {
-	Packages, Versions, Users int64
-	// DatabaseBytes is the size of the SQLite file and its write-ahead log.
-	DatabaseBytes int64
-	// TarballBytes is the size of the tarballs the versions name.
-	TarballBytes int64
-}
-
-// Stats counts what the data folder holds.
-func (db *DB) Stats(ctx context.Context) (Stats, error) {
-	var s Stats
+// Stats counts what the data folder holds; DatabaseBytes is the SQLite
+// file and its write-ahead log.
+func (db *DB) Stats(ctx context.Context) (registry.Stats, error) {
+	var s registry.Stats
 	err := db.rd.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM packages), (SELECT count(*) FROM users),
 		count(*), coalesce(sum(size), 0) FROM versions`).Scan(&s.Packages, &s.Users, &s.Versions, &s.TarballBytes)
 	if err != nil {
-		return Stats{}, fmt.Errorf("count data: %w", err)
+		return registry.Stats{}, fmt.Errorf("count data: %w", err)
 	}
 	for _, name := range []string{dbFile, dbFile + "-wal"} {
 		st, err := os.Stat(filepath.Join(db.dir, name))
@@ -50,7 +44,7 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 			continue
 		}
 		if err != nil {
-			return Stats{}, err
+			return registry.Stats{}, err
 		}
 		s.DatabaseBytes += st.Size()
 	}
