@@ -16,11 +16,13 @@ import (
 	"time"
 )
 
-// The test server: the fast path answers GET and HEAD /hello, and panics
-// on /panic; net/http answers the same /hello, reads the body of POST
+// The test server: the fast path answers GET and HEAD /hello, /render
+// (but not when asked Quick) and /big (8 MiB), and panics on /panic; net/http answers the same /hello, reads the body of POST
 // /echo, refuses the body of POST /refuse with 413 unread, and 404s the
 // rest.
 const helloBody = "hello\n"
+
+var bigBody = bytes.Repeat([]byte("0123456789abcdef"), 1<<19) // 8 MiB
 
 func helloHead(method string) string {
 	return "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(helloBody)) + "\r\nContent-Type: text/plain\r\n\r\n"
@@ -31,6 +33,7 @@ type testEnv struct {
 	fp       *Server
 	addr     string
 	answered atomic.Int32 // requests the fast path answered
+	quick    atomic.Int32 // requests Answer was asked with Quick
 	served   chan error
 }
 
@@ -44,10 +47,24 @@ func newTestEnv(t *testing.T, set func(*Server)) *testEnv {
 				panic("boom")
 			case "/hello":
 				e.answered.Add(1)
+				if r.Quick {
+					e.quick.Add(1)
+				}
 				if r.Method == http.MethodGet {
 					body = []byte(helloBody)
 				}
 				return append(buf, helloHead(r.Method)...), body, !r.Close, true
+			case "/render": // an answer that is not ready in memory
+				if r.Quick {
+					e.quick.Add(1)
+					return nil, nil, false, false
+				}
+				e.answered.Add(1)
+				return append(buf, helloHead(r.Method)...), []byte(helloBody), !r.Close, true
+			case "/big": // more than a socket takes at once
+				e.answered.Add(1)
+				head := "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(bigBody)) + "\r\n\r\n"
+				return append(buf, head...), bigBody, !r.Close, true
 			}
 			return nil, nil, false, false
 		},
@@ -140,6 +157,89 @@ func TestAnswersAndHandsOff(t *testing.T) {
 	}
 	if n := e.answered.Load(); n != 2 {
 		t.Errorf("the fast path answered %d, want the 2 before the hand-off", n)
+	}
+}
+
+// TestAnswersAtOnce: a connection's first request, when its head is in
+// and its answer ready, is asked Quick (on the accepting goroutine); one
+// declined then is asked again, and answered; the connection then takes
+// further requests as usual.
+func TestAnswersAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, nil)
+	for range 3 {
+		got, _ := sendAndRead(t, e.addr, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
+		if want := helloHead("GET") + helloBody; string(got) != want {
+			t.Fatalf("got %q, want %q and the end of the stream", got, want)
+		}
+	}
+	if n := e.quick.Load(); n == 0 {
+		t.Errorf("none of 3 requests whose heads were in was asked Quick")
+	}
+
+	e.quick.Store(0)
+	got, _ := sendAndRead(t, e.addr, "GET /render HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
+	if want := helloHead("GET") + helloBody; string(got) != want {
+		t.Fatalf("declined when Quick: got %q, want %q", got, want)
+	}
+
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range 3 {
+		io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+		if err != nil {
+			t.Fatalf("request %d on one connection: %v", i+1, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || string(body) != helloBody {
+			t.Fatalf("request %d on one connection: %d %q", i+1, res.StatusCode, body)
+		}
+	}
+}
+
+// TestNothingHoldsUpAccepting: neither a client whose head is still
+// arriving nor one that does not read its large answer delays the next
+// client; both get their answers, whole, once they go on.
+func TestNothingHoldsUpAccepting(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, nil)
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		return c
+	}
+	partial := dial()
+	io.WriteString(partial, "GET /hello HTTP/1.1\r\nHo")
+	unread := dial()
+	io.WriteString(unread, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // the socket fills up
+
+	got, took := sendAndRead(t, e.addr, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
+	if !bytes.HasSuffix(got, []byte(helloBody)) || took > time.Second {
+		t.Fatalf("the next client got %q after %v", got, took)
+	}
+
+	res, err := http.ReadResponse(bufio.NewReader(unread), &http.Request{Method: http.MethodGet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil || !bytes.Equal(body, bigBody) {
+		t.Fatalf("the large answer: %d of %d bytes, %v", len(body), len(bigBody), err)
+	}
+	io.WriteString(partial, "st: x\r\nConnection: close\r\n\r\n")
+	if got, _ := io.ReadAll(partial); string(got) != helloHead("GET")+helloBody {
+		t.Fatalf("the head that came in two parts: %q", got)
 	}
 }
 

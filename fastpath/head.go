@@ -100,6 +100,11 @@ type Request struct {
 	Host, UserAgent, Accept, IfNoneMatch string // "" when absent
 	Close                                bool   // the client sent Connection: close
 	Remote                               string // the client's address, without port
+	// Quick: the request is asked on the goroutine that accepts
+	// connections, which must not wait. Answer takes it only if the
+	// answer is ready in memory; one it declines is asked again, on the
+	// connection's own goroutine, without Quick.
+	Quick bool
 }
 
 // ParseRequest parses a request head (up to and including its blank line)

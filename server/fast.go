@@ -26,9 +26,10 @@ func (s *Server) answerFast(b []byte, r fastpath.Request) (head, body []byte, ke
 	k := readKeyOf(rr, ps, legacy, html, base, path, r.Query)
 	start := time.Now()
 	// A read that fails (a missing package, say) is net/http's to answer:
-	// the error sink is there.
+	// the error sink is there. A Quick request takes only a cached answer.
 	// The key goes where the head will: b's room is free until then.
-	e, err := s.answer(context.Background(), rr, k, s.limiter.allows(r.Remote, start), b)
+	render := !r.Quick && s.limiter.allows(r.Remote, start)
+	e, err := s.answer(context.Background(), rr, k, render, b)
 	if err != nil || e == nil {
 		return nil, nil, false, false
 	}
