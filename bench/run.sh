@@ -3,11 +3,16 @@
 # bytes from static files, both on 127.0.0.1, loaded by wrk. Prints a
 # Markdown table of requests/s, p50/p99 latency and CPU time per request,
 # each with its ratio to nginx, and both servers' idle and peak RSS.
+# Each cell is loaded ROUNDS times, the registry and nginx in turn, and
+# the table gives the medians: of each figure, and of the ratios of the
+# rounds' pairs (the two servers share the machine's cores with wrk, so
+# one run's ratio moves with whatever else the machine is doing).
 # A last table puts the package document beside a bare net/http handler
 # serving the same bytes with the same headers (bench/plain): what the
 # registry's own HTTP/1.1 fast path (fastpath/) gains over net/http.
 #
-#   bash bench/run.sh                 # about 3 minutes
+#   bash bench/run.sh                 # about 8 minutes
+#   ROUNDS=1 bash bench/run.sh        # about 3 minutes
 #   DURATION=10 bash bench/run.sh     # longer runs, steadier figures
 #   METRICS=1 bash bench/run.sh       # with --metrics-addr (Prometheus on)
 #
@@ -17,7 +22,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-4}
+DURATION=${DURATION:-3}
+ROUNDS=${ROUNDS:-3}
 PACKAGES=${PACKAGES:-200}
 METRICS=${METRICS:-0}
 
@@ -128,6 +134,28 @@ load() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# median V...: the middle value (the mean of the two middle ones).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# rounds NAME1 PIDS1 URL1 NAME2 PIDS2 URL2 THREADS CONNS CLOSE [ACCEPT]:
+# ROUNDS loads of each, in turn; sets <NAME>_rps, _p50, _p99, _cpu to the
+# medians and <NAME1>_ratio to the median of the rounds' req/s ratios.
+rounds() {
+  local a=$1 apids=$2 aurl=$3 b=$4 bpids=$5 burl=$6 t=$7 c=$8 close=$9 accept=${10:-}
+  local i ar=() ap50=() ap99=() acpu=() br=() bp50=() bp99=() bcpu=() rs=() x
+  for ((i = 0; i < ROUNDS; i++)); do
+    read -r -a x <<<"$(load "$apids" "$aurl" "$t" "$c" "$close" "$accept")"
+    ar+=("${x[0]}") ap50+=("${x[1]}") ap99+=("${x[2]}") acpu+=("${x[3]}")
+    read -r -a x <<<"$(load "$bpids" "$burl" "$t" "$c" "$close" "$accept")"
+    br+=("${x[0]}") bp50+=("${x[1]}") bp99+=("${x[2]}") bcpu+=("${x[3]}")
+    rs+=("$(ratio "${ar[i]}" "${br[i]}")")
+  done
+  printf -v "${a}_rps" %s "$(median "${ar[@]}")"; printf -v "${b}_rps" %s "$(median "${br[@]}")"
+  printf -v "${a}_p50" %s "$(median "${ap50[@]}")"; printf -v "${b}_p50" %s "$(median "${bp50[@]}")"
+  printf -v "${a}_p99" %s "$(median "${ap99[@]}")"; printf -v "${b}_p99" %s "$(median "${bp99[@]}")"
+  printf -v "${a}_cpu" %s "$(median "${acpu[@]}")"; printf -v "${b}_cpu" %s "$(median "${bcpu[@]}")"
+  printf -v "${a}_ratio" %s "$(median "${rs[@]}")"
+}
 
 echo "| answer | wrk | connection | registry req/s | nginx req/s | ratio | registry p50/p99 ms | nginx p50/p99 ms | p50/p99 ratio | registry CPU µs/req | nginx CPU µs/req | CPU ratio |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -141,9 +169,8 @@ for target in "package document:/package/bench-0001:/doc.json" \
   for tc in "2 32" "1 1"; do
     read -r t c <<<"$tc"
     for mode in keep-alive close; do
-      read -r r_rps r_p50 r_p99 r_cpu <<<"$(load "$reg_pid" "$reg$rpath" "$t" "$c" "$mode" "$accept")"
-      read -r n_rps n_p50 n_p99 n_cpu <<<"$(load "$(ngx_pids)" "$ngx$npath" "$t" "$c" "$mode" "$accept")"
-      echo "| $name | -t$t -c$c | $mode | $r_rps | $n_rps | $(ratio "$r_rps" "$n_rps") | $r_p50 / $r_p99 | $n_p50 / $n_p99 | $(ratio "$r_p50" "$n_p50") / $(ratio "$r_p99" "$n_p99") | $r_cpu | $n_cpu | $(ratio "$r_cpu" "$n_cpu") |"
+      rounds r "$reg_pid" "$reg$rpath" n "$(ngx_pids)" "$ngx$npath" "$t" "$c" "$mode" "$accept"
+      echo "| $name | -t$t -c$c | $mode | $r_rps | $n_rps | $r_ratio | $r_p50 / $r_p99 | $n_p50 / $n_p99 | $(ratio "$r_p50" "$n_p50") / $(ratio "$r_p99" "$n_p99") | $r_cpu | $n_cpu | $(ratio "$r_cpu" "$n_cpu") |"
     done
   done
 done
@@ -157,9 +184,8 @@ echo "|---|---|---|---|---|---|"
 for tc in "2 32" "1 1"; do
   read -r t c <<<"$tc"
   for mode in keep-alive close; do
-    read -r r_rps _ <<<"$(load "$reg_pid" "$reg/package/bench-0001" "$t" "$c" "$mode")"
-    read -r p_rps _ <<<"$(load "$plain_pid" "http://127.0.0.1:$plain_port/" "$t" "$c" "$mode")"
-    echo "| | -t$t -c$c | $mode | $r_rps | $p_rps | $(ratio "$r_rps" "$p_rps") |"
+    rounds r "$reg_pid" "$reg/package/bench-0001" p "$plain_pid" "http://127.0.0.1:$plain_port/" "$t" "$c" "$mode"
+    echo "| | -t$t -c$c | $mode | $r_rps | $p_rps | $r_ratio |"
   done
 done
 kill "$plain_pid"; wait "$plain_pid" 2>/dev/null || true; plain_pid=
