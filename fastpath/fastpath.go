@@ -89,6 +89,7 @@ type conn struct {
 	net.Conn
 	*connBufs
 	remote string // client address, as clientAddr gives it for net/http
+	number uint64 // Request.Conn
 	state  atomic.Int32
 	caps   *connCaps
 	// counted: the connection still counts against caps.
@@ -198,6 +199,7 @@ func (f *Server) Serve(ln net.Listener) error {
 	defer close(f.acceptDone)
 	defer f.caps.flush() // the refusals not yet reported
 	var backoff time.Duration
+	var accepted uint64
 	for {
 		raw, err := ln.Accept()
 		if err != nil {
@@ -222,7 +224,8 @@ func (f *Server) Serve(ln net.Listener) error {
 		// Tracked here, before the next Accept: once this loop has ended,
 		// a shutdown knows every connection it must wait for, even one
 		// accepted just before the listener closed.
-		c := &conn{Conn: raw, connBufs: f.getBufs(raw), remote: remote, caps: &f.caps}
+		accepted++
+		c := &conn{Conn: raw, connBufs: f.getBufs(raw), remote: remote, number: accepted, caps: &f.caps}
 		c.counted.Store(true)
 		c.state.Store(connActive)
 		f.track(c)
@@ -528,8 +531,7 @@ func (f *Server) answer(c *conn, head []byte, quick bool) (out, body []byte, kee
 	if !ok {
 		return nil, nil, false, false
 	}
-	r.Remote = c.remote
-	r.Quick = quick
+	r.Remote, r.Conn, r.Quick = c.remote, c.number, quick
 	out, body, keepOpen, ok = f.Answer(c.out[:0], r) // by value: a pointer would escape
 	if ok {
 		c.out = out

@@ -100,6 +100,8 @@ type Request struct {
 	Host, UserAgent, Accept, IfNoneMatch string // "" when absent
 	Close                                bool   // the client sent Connection: close
 	Remote                               string // the client's address, without port
+	// Conn numbers the connection: the nth the fast path took, from 1.
+	Conn uint64
 	// Quick: the request is asked on the goroutine that accepts
 	// connections, which must not wait. Answer takes it only if the
 	// answer is ready in memory; one it declines is asked again, on the

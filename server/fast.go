@@ -29,7 +29,7 @@ func (s *Server) answerFast(b []byte, r fastpath.Request) (head, body []byte, ke
 	// the error sink is there. A Quick request takes only a cached answer.
 	// The key goes where the head will: b's room is free until then.
 	render := !r.Quick && s.limiter.allows(r.Remote, start)
-	e, err := s.answer(context.Background(), rr, k, render, b)
+	e, fromCache, err := s.answer(context.Background(), rr, k, render, b)
 	if err != nil || e == nil {
 		return nil, nil, false, false
 	}
@@ -64,7 +64,7 @@ func (s *Server) answerFast(b []byte, r fastpath.Request) (head, body []byte, ke
 		s.access.write(r.Method, r.Path, status, len(body), start, r.Remote)
 	}
 	if rr.m != nil {
-		rr.m.count(nm, start)
+		rr.m.count(r.Conn, nm, fromCache, start)
 	}
 	return b, body, !closeAfter, true
 }

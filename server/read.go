@@ -85,25 +85,23 @@ func readKeyOf(rr *readRoute, ps httprouter.Params, legacy, html bool, base, pat
 }
 
 // answer looks a read up in the answer cache, rendering and keeping it
-// when it is missing. render is false to look only. scratch, if it has
-// room, holds the key: no allocation for a cache hit.
-func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bool, scratch []byte) (*cached, error) {
+// when it is missing; fromCache says which. render is false to look
+// only. scratch, if it has room, holds the key: no allocation for a
+// cache hit.
+func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bool, scratch []byte) (e *cached, fromCache bool, err error) {
 	key, keep := appendKey(scratch[:0], k.legacy, k.html, k.base, k.path, k.raw)
 	if keep {
 		if e := s.cache.get(key); e != nil || !render {
-			if e != nil && s.m != nil {
-				s.m.cacheHits.Inc()
-			}
-			return e, nil
+			return e, e != nil, nil
 		}
 	}
 	if !render {
-		return nil, nil
+		return nil, false, nil
 	}
 	gen := s.core.Serial() // before rendering: a change meanwhile makes it stale
-	e, err := rr.render(ctx, k)
+	e, err = rr.render(ctx, k)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if s.m != nil {
 		s.m.rendered.Inc()
@@ -111,7 +109,7 @@ func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bo
 	if keep {
 		s.cache.put(string(key), e, gen)
 	}
-	return e, nil
+	return e, false, nil
 }
 
 // serveRead answers a cached read through net/http.
@@ -120,10 +118,13 @@ func (s *Server) serveRead(rr *readRoute) httprouter.Handle {
 		c := s.newCall(w, r, ps)
 		defer c.recoverPanic()
 		k := readKeyOf(rr, ps, c.legacy, c.html, c.base, c.path, r.URL.RawQuery)
-		e, err := s.answer(r.Context(), rr, k, true, nil)
+		e, fromCache, err := s.answer(r.Context(), rr, k, true, nil)
 		if err != nil {
 			c.fail(err)
 			return
+		}
+		if fromCache && rr.m != nil {
+			rr.m.shards[0].fromCache.Add(1) // the answer itself is counted by serveHTTP
 		}
 		c.read(e)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"reflect"
+	"sync/atomic"
 	"testing"
 
 	"github.com/julienschmidt/httprouter"
@@ -62,6 +63,29 @@ func BenchmarkAnswerFast(b *testing.B) {
 			for b.Loop() {
 				e.srv.answerFast(buf, r)
 			}
+		})
+	}
+}
+
+func BenchmarkAnswerFastParallel(b *testing.B) {
+	off := newFrontEnv(b, Config{RateLimit: -1})
+	on := newFrontEnv(b, Config{RateLimit: -1, Metrics: prometheus.NewRegistry()})
+	for _, tc := range []struct {
+		metrics string
+		e       *frontEnv
+	}{{"off", off}, {"on", on}} {
+		e := tc.e
+		b.Run("metrics="+tc.metrics, func(b *testing.B) {
+			head := []byte("GET /package/pad HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\n\r\n")
+			var conns atomic.Uint64
+			b.RunParallel(func(pb *testing.PB) {
+				r, _ := fastpath.ParseRequest(head)
+				r.Conn = conns.Add(1) // a connection per goroutine
+				buf := make([]byte, 0, 1024)
+				for pb.Next() {
+					e.srv.answerFast(buf, r)
+				}
+			})
 		})
 	}
 }
