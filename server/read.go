@@ -91,8 +91,8 @@ func readKeyOf(rr *readRoute, ps httprouter.Params, legacy, html bool, base, pat
 func (s *Server) answer(ctx context.Context, rr *readRoute, k readKey, render bool, scratch []byte) (e *cached, fromCache bool, err error) {
 	key, keep := appendKey(scratch[:0], k.legacy, k.html, k.base, k.path, k.raw)
 	if keep {
-		if e := s.cache.get(key); e != nil || !render {
-			return e, e != nil, nil
+		if hit := s.cache.get(key); hit != nil || !render {
+			return hit, hit != nil, nil
 		}
 	}
 	if !render {
