@@ -384,11 +384,8 @@ func sameVersion(a, b registry.Version) bool { return sameRelease(a, b) && a.Yan
 // verifyMigration reads everything back from dst and compares it with
 // what was read from src.
 func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.User, versions []ownedVersion, ref []reference.Entry, empty int) error {
-	for _, u := range users {
-		have, err := dst.UserByLogin(ctx, u.Username)
-		if err != nil || !sameUser(have, u) {
-			return fmt.Errorf("user %s differs: %v", u.Username, err)
-		}
+	if err := verifyUsersAndReference(ctx, dst, users, ref); err != nil {
+		return err
 	}
 	for _, ov := range versions {
 		v := ov.v
@@ -417,13 +414,6 @@ func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.U
 			return fmt.Errorf("the owners of %s differ: %v %v %v %v", title, oa, ob, errA, errB)
 		}
 	}
-	dref, err := dst.Reference(ctx)
-	if err != nil {
-		return err
-	}
-	if !slices.Equal(ref, dref) {
-		return errors.New("the reference differs")
-	}
 	sp, su, err := src.Counts(ctx)
 	if err != nil {
 		return err
@@ -438,14 +428,30 @@ func verifyMigration(ctx context.Context, src, dst dataStore, users []registry.U
 	return nil
 }
 
-// verifyCopy reads back from dst what copyData wrote of a live source:
-// the users and versions as they were read, and every tarball whole.
-func verifyCopy(ctx context.Context, dst dataStore, users []registry.User, versions []ownedVersion, ref []reference.Entry) error {
+// verifyUsersAndReference checks that dst holds users and the
+// reference ref as they were read from the source.
+func verifyUsersAndReference(ctx context.Context, dst dataStore, users []registry.User, ref []reference.Entry) error {
 	for _, u := range users {
 		have, err := dst.UserByLogin(ctx, u.Username)
 		if err != nil || !sameUser(have, u) {
 			return fmt.Errorf("user %s differs: %v", u.Username, err)
 		}
+	}
+	dref, err := dst.Reference(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(ref, dref) {
+		return errors.New("the reference differs")
+	}
+	return nil
+}
+
+// verifyCopy reads back from dst what copyData wrote of a live source:
+// the users and versions as they were read, and every tarball whole.
+func verifyCopy(ctx context.Context, dst dataStore, users []registry.User, versions []ownedVersion, ref []reference.Entry) error {
+	if err := verifyUsersAndReference(ctx, dst, users, ref); err != nil {
+		return err
 	}
 	for _, ov := range versions {
 		v := ov.v
@@ -460,13 +466,6 @@ func verifyCopy(ctx context.Context, dst dataStore, users []registry.User, versi
 		if sum := sha1.Sum(b); hex.EncodeToString(sum[:]) != v.Shasum || int64(len(b)) != v.Size {
 			return fmt.Errorf("%s@%s: the tarball differs from its SHA-1 or size", v.Title, v.Version)
 		}
-	}
-	dref, err := dst.Reference(ctx)
-	if err != nil {
-		return err
-	}
-	if !slices.Equal(ref, dref) {
-		return errors.New("the reference differs")
 	}
 	_, du, err := dst.Counts(ctx)
 	if err != nil {
