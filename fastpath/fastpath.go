@@ -70,7 +70,10 @@ type Server struct {
 	conns      map[*conn]struct{}
 	closing    atomic.Bool
 	bufs       sync.Pool // *connBufs
-	caps       connCaps
+	// peek is start's look at a new connection's first bytes: one for
+	// the accept loop, not one per connection.
+	peek []byte
+	caps connCaps
 }
 
 // Connection states, as a shutdown needs them.
@@ -153,9 +156,8 @@ func (c *conn) headIn() {
 // connBufs are a connection's read buffer and answer scratch space, pooled
 // because a client of the nessemble kind opens a connection per request.
 type connBufs struct {
-	br   *bufio.Reader
-	out  []byte
-	peek []byte // for headWaiting
+	br  *bufio.Reader
+	out []byte
 }
 
 type connKey struct{}
@@ -177,6 +179,7 @@ func (f *Server) Serve(ln net.Listener) error {
 		f.HeaderTimeout = DefaultHeaderTimeout
 	}
 	f.acceptDone = make(chan struct{})
+	f.peek = make([]byte, headBufSize)
 	f.conns = make(map[*conn]struct{})
 	f.caps.init(f.MaxConns, f.MaxConnsPerAddr, f.RefusedTotal, f.RefusedAddr, f.Log)
 	f.handoff = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
@@ -245,7 +248,7 @@ func (f *Server) Serve(ln net.Listener) error {
 // which takes over where this left off.
 func (f *Server) start(c *conn) {
 	defer f.recoverPanic(c)
-	if !headWaiting(c.Conn, c.peek) {
+	if !headWaiting(c.Conn, f.peek) {
 		go f.serve(c, true)
 		return
 	}
@@ -405,7 +408,7 @@ func (f *Server) forget(c *conn) {
 func (f *Server) getBufs(raw net.Conn) *connBufs {
 	b, _ := f.bufs.Get().(*connBufs)
 	if b == nil {
-		return &connBufs{br: bufio.NewReaderSize(raw, headBufSize), out: make([]byte, 0, 1024), peek: make([]byte, headBufSize)}
+		return &connBufs{br: bufio.NewReaderSize(raw, headBufSize), out: make([]byte, 0, 1024)}
 	}
 	b.br.Reset(raw)
 	return b
