@@ -158,7 +158,20 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	var have int
-	if err := db.wr.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+	// The first query opens the writer's first connection, which turns a
+	// new file to WAL. Another process opening the folder at that moment
+	// can find the switch half done, and SQLite then answers SQLITE_BUSY
+	// at once rather than after busy_timeout: try again for a while.
+	err = db.wr.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have)
+	for wait := 5 * time.Millisecond; isBusy(err) && wait < 2*time.Second; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		err = db.wr.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have)
+	}
+	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if have > len(ms) {
@@ -199,6 +212,12 @@ func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return translate(err)
 	}
 	return translate(tx.Commit())
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // translate turns driver errors callers care about into our sentinels.
