@@ -95,9 +95,9 @@ func (k *connCaps) flush() {
 	}
 }
 
-// refuse writes c its refusal, if the socket takes it at once (the accept
+// refuse writes s its refusal, if the socket takes it at once (the accept
 // loop waits for no client), and closes it.
-func refuse(c net.Conn, answer []byte) {
-	writeNow(c, net.Buffers{answer}) // what the socket does not take is dropped
-	c.Close()
+func refuse(s socket, answer []byte) {
+	s.writeNow(net.Buffers{answer}) // what the socket does not take is dropped
+	s.close()
 }

@@ -11,13 +11,15 @@
 // more than that again on each one (it copies, sorts and writes the header
 // map and wakes a goroutine to watch the connection). A connection's
 // first request, if it can be answered without waiting, is answered by
-// the goroutine that accepted it (see start).
+// the goroutine that accepted it (see first).
 package fastpath
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -63,6 +65,8 @@ type Server struct {
 
 	mu sync.Mutex
 	ln net.Listener
+	// also is what Shutdown closes besides ln to end the accept loop.
+	also io.Closer
 	// acceptDone closes when Serve's accept loop has ended.
 	acceptDone chan struct{}
 	hs         *http.Server
@@ -70,10 +74,11 @@ type Server struct {
 	conns      map[*conn]struct{}
 	closing    atomic.Bool
 	bufs       sync.Pool // *connBufs
-	// peek is start's look at a new connection's first bytes: one for
-	// the accept loop, not one per connection.
-	peek []byte
-	caps connCaps
+	// in and out are the accept loop's buffers for the first request of
+	// a connection and its answer's head (see first): one each for the
+	// loop, not one per connection.
+	in, out []byte
+	caps    connCaps
 }
 
 // Connection states, as a shutdown needs them.
@@ -174,12 +179,17 @@ func (f *Server) Serve(ln net.Listener) error {
 		f.mu.Unlock()
 		return errors.New("fastpath: Serve called twice")
 	}
-	f.ln = ln
+	l, also, err := listenerOf(ln)
+	if err != nil {
+		f.mu.Unlock()
+		return err
+	}
+	f.ln, f.also = ln, also
 	if f.HeaderTimeout == 0 {
 		f.HeaderTimeout = DefaultHeaderTimeout
 	}
 	f.acceptDone = make(chan struct{})
-	f.peek = make([]byte, headBufSize)
+	f.in, f.out = make([]byte, headBufSize), make([]byte, 0, 1024)
 	f.conns = make(map[*conn]struct{})
 	f.caps.init(f.MaxConns, f.MaxConnsPerAddr, f.RefusedTotal, f.RefusedAddr, f.Log)
 	f.handoff = &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
@@ -204,7 +214,7 @@ func (f *Server) Serve(ln net.Listener) error {
 	var backoff time.Duration
 	var accepted uint64
 	for {
-		raw, err := ln.Accept()
+		s, remote, err := l.accept()
 		if err != nil {
 			if f.closing.Load() {
 				return http.ErrServerClosed
@@ -219,65 +229,102 @@ func (f *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		remote := remoteHost(raw.RemoteAddr().String())
 		if refused := f.caps.admit(remote); refused != nil {
-			refuse(raw, refused)
+			refuse(s, refused)
 			continue
 		}
-		// Tracked here, before the next Accept: once this loop has ended,
-		// a shutdown knows every connection it must wait for, even one
-		// accepted just before the listener closed.
 		accepted++
-		c := &conn{Conn: raw, connBufs: f.getBufs(raw), remote: remote, number: accepted, caps: &f.caps}
-		c.counted.Store(true)
-		c.state.Store(connActive)
-		f.track(c)
-		f.start(c)
+		f.first(s, remote, accepted)
 	}
 }
 
-// start serves c, accepted just now. The nessemble client opens a
-// connection per request, and a goroutine for each costs more than the
-// answer: the scheduler wakes another thread to run it (one client at a
-// time, 80 µs of CPU a request instead of 60). So when c's first request
-// head has arrived already and Answer has the answer ready in memory,
-// start answers it here, on the accepting goroutine, if the answer goes
-// out in one write that does not wait. Anything that would wait (a head
-// still arriving, an answer to render, a socket that does not take it
-// all, a next request on the connection) goes to c's own goroutine,
-// which takes over where this left off.
-func (f *Server) start(c *conn) {
-	defer f.recoverPanic(c)
-	if !headWaiting(c.Conn, f.peek) {
-		go f.serve(c, true)
+// first serves s, accepted just now, whose client is remote, and which is
+// the number-th. The nessemble client opens a connection per request,
+// and a goroutine for each costs more than the answer: the scheduler
+// wakes another thread to run it. So when s's first request head has
+// arrived already and Answer has the answer ready in memory, first
+// answers it here, on the accepting goroutine, if the answer goes out in
+// one write that does not wait. Anything that would wait (a head still
+// arriving, an answer to render, a socket that does not take it all, a
+// next request on the connection) goes to a goroutine of the connection's
+// own, which takes over where this left off.
+func (f *Server) first(s socket, remote string, number uint64) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.Log.Error("panic in the fast path", "panic", p, "stack", string(debug.Stack()))
+			s.close()
+			f.caps.release(remote)
+		}
+	}()
+	n, err := s.readNow(f.in)
+	if err != nil { // the client has gone
+		s.close()
+		f.caps.release(remote)
 		return
 	}
-	head, err := readHead(c.br) // does not wait: the head is in
-	if err != nil {
-		go f.serve(c, true) // it hands c on, or ends it
+	in := f.in[:n]
+	end := headEnd(in)
+	if end < 0 {
+		if c := f.adopt(s, remote, number, in); c != nil {
+			go f.serve(c, true)
+		}
 		return
 	}
-	out, body, keepOpen, ok := f.answer(c, head, true)
-	if !ok {
-		go f.serve(c, true) // to ask Answer again, allowed to wait
+	out, body, keepOpen, ok := f.answer(f.out[:0], remote, number, in[:end], true)
+	if !ok { // to ask Answer again, allowed to wait, or to hand on
+		if c := f.adopt(s, remote, number, in); c != nil {
+			go f.serve(c, true)
+		}
 		return
 	}
-	c.br.Discard(len(head))
+	f.out = out
 	keepOpen = keepOpen && !f.closing.Load()
-	unsent, err := writeNow(c.Conn, net.Buffers{out, body})
+	unsent, err := s.writeNow(net.Buffers{out, body})
 	switch {
 	case err != nil:
-		f.end(c)
+		s.close()
+		f.caps.release(remote)
 	case len(unsent) > 0:
-		go f.finish(c, unsent, keepOpen)
+		if c := f.adopt(s, remote, number, in[end:]); c != nil {
+			if len(unsent) == 2 { // the head's rest, out of the loop's f.out
+				unsent[0] = append(c.out[:0], unsent[0]...)
+			}
+			go f.finish(c, unsent, keepOpen)
+		}
 	case keepOpen:
-		go f.serve(c, false)
+		if c := f.adopt(s, remote, number, in[end:]); c != nil {
+			go f.serve(c, false)
+		}
 	default:
-		f.end(c)
+		s.close()
+		f.caps.release(remote)
 	}
 }
 
-// finish writes the rest of the answer start began on c, and serves
+// adopt makes s a conn, whose reads start with the bytes already read
+// from it, for a goroutine of its own; nil if it cannot.
+func (f *Server) adopt(s socket, remote string, number uint64, read []byte) *conn {
+	raw, err := s.conn()
+	if err != nil {
+		f.Log.Warn("cannot take a connection", "err", err)
+		s.close()
+		f.caps.release(remote)
+		return nil
+	}
+	c := &conn{Conn: raw, connBufs: f.getBufs(raw), remote: remote, number: number, caps: &f.caps}
+	if len(read) > 0 {
+		c.br.Reset(&carried{first: bytes.Clone(read), r: raw})
+	}
+	c.counted.Store(true)
+	c.state.Store(connActive)
+	// Tracked here, before the next accept: once the accept loop has
+	// ended, a shutdown knows every connection it must wait for, even
+	// one accepted just before the listener closed.
+	f.track(c)
+	return c
+}
+
+// finish writes the rest of the answer first began on c, and serves
 // c's next requests if keepOpen.
 func (f *Server) finish(c *conn, unsent net.Buffers, keepOpen bool) {
 	defer f.recoverPanic(c)
@@ -343,11 +390,12 @@ func (f *Server) serveRequests(c *conn, first bool) {
 		if err != nil {
 			break
 		}
-		out, body, keepOpen, ok := f.answer(c, head, false)
+		out, body, keepOpen, ok := f.answer(c.out[:0], c.remote, c.number, head, false)
 		if !ok {
 			f.handOff(c, headBy)
 			return
 		}
+		c.out = out
 		c.br.Discard(len(head))
 		if !f.write(c, net.Buffers{out, body}) || !keepOpen || f.closing.Load() {
 			break
@@ -427,12 +475,15 @@ func (f *Server) putBufs(b *connBufs) {
 func (f *Server) Shutdown(ctx context.Context) error {
 	f.mu.Lock()
 	already := f.closing.Swap(true)
-	ln, hs, acceptDone := f.ln, f.hs, f.acceptDone
+	ln, also, hs, acceptDone := f.ln, f.also, f.hs, f.acceptDone
 	f.mu.Unlock()
 	if ln == nil || already {
 		return nil
 	}
 	ln.Close()
+	if also != nil {
+		also.Close()
+	}
 	select {
 	case <-acceptDone: // every accepted connection is tracked now
 	case <-ctx.Done():
@@ -527,19 +578,16 @@ func (l *handoffListener) Addr() net.Addr { return l.addr }
 // the request: the connection goes to net/http, the head still unread.
 type Answer func(buf []byte, r Request) (head, body []byte, keepOpen, ok bool)
 
-// answer asks Answer for the answer to one request head, with its Quick
-// as given; ok false declines it.
-func (f *Server) answer(c *conn, head []byte, quick bool) (out, body []byte, keepOpen, ok bool) {
+// answer asks Answer, appending to buf, for the answer to one request
+// head from the number-th connection, whose client is remote, with its
+// Quick as given; ok false declines it.
+func (f *Server) answer(buf []byte, remote string, number uint64, head []byte, quick bool) (out, body []byte, keepOpen, ok bool) {
 	r, ok := parseRequest(head)
 	if !ok {
 		return nil, nil, false, false
 	}
-	r.Remote, r.Conn, r.Quick = c.remote, c.number, quick
-	out, body, keepOpen, ok = f.Answer(c.out[:0], r) // by value: a pointer would escape
-	if ok {
-		c.out = out
-	}
-	return out, body, keepOpen, ok
+	r.Remote, r.Conn, r.Quick = remote, number, quick
+	return f.Answer(buf, r) // by value: a pointer would escape
 }
 
 // write writes an answer to c, in one system call when the socket takes

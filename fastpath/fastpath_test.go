@@ -37,7 +37,34 @@ type testEnv struct {
 	served   chan error
 }
 
+// acceptModes are the two ways the accept loop takes connections: as bare
+// sockets (from a TCP listener, on Linux: socket_linux.go) and as the
+// net.Conns of any other listener (here a TCP listener in disguise).
+var acceptModes = []struct {
+	name string
+	wrap func(net.Listener) net.Listener
+}{
+	{"sockets", func(ln net.Listener) net.Listener { return ln }},
+	{"net.Conns", func(ln net.Listener) net.Listener { return struct{ net.Listener }{ln} }},
+}
+
+// eachAcceptMode runs test in parallel on a server for each accept mode.
+func eachAcceptMode(t *testing.T, set func(*Server), test func(*testing.T, *testEnv)) {
+	for _, m := range acceptModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, newTestEnvOn(t, m.wrap, set))
+		})
+	}
+}
+
 func newTestEnv(t *testing.T, set func(*Server)) *testEnv {
+	t.Helper()
+	return newTestEnvOn(t, acceptModes[0].wrap, set)
+}
+
+// newTestEnvOn starts a server on a listener that wrap may disguise.
+func newTestEnvOn(t *testing.T, wrap func(net.Listener) net.Listener, set func(*Server)) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, served: make(chan error, 1)}
 	e.fp = &Server{
@@ -79,7 +106,7 @@ func newTestEnv(t *testing.T, set func(*Server)) *testEnv {
 		t.Fatal(err)
 	}
 	e.addr = ln.Addr().String()
-	go func() { e.served <- e.fp.Serve(ln) }()
+	go func() { e.served <- e.fp.Serve(wrap(ln)) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -139,25 +166,26 @@ func sendAndRead(t *testing.T, addr, raw string, halfClose bool, wait time.Durat
 // declines goes to net/http, with the rest of the connection.
 func TestAnswersAndHandsOff(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, nil)
-	got, _ := sendAndRead(t, e.addr, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\nHEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n"+
-		"GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
-	br := bufio.NewReader(bytes.NewReader(got))
-	var codes []int
-	for _, method := range []string{"GET", "HEAD", "GET", "GET"} {
-		res, err := http.ReadResponse(br, &http.Request{Method: method})
-		if err != nil {
-			t.Fatalf("after %v: %v in %q", codes, err, got)
+	eachAcceptMode(t, nil, func(t *testing.T, e *testEnv) {
+		got, _ := sendAndRead(t, e.addr, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\nHEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n"+
+			"GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
+		br := bufio.NewReader(bytes.NewReader(got))
+		var codes []int
+		for _, method := range []string{"GET", "HEAD", "GET", "GET"} {
+			res, err := http.ReadResponse(br, &http.Request{Method: method})
+			if err != nil {
+				t.Fatalf("after %v: %v in %q", codes, err, got)
+			}
+			io.Copy(io.Discard, res.Body)
+			codes = append(codes, res.StatusCode)
 		}
-		io.Copy(io.Discard, res.Body)
-		codes = append(codes, res.StatusCode)
-	}
-	if want := []int{200, 200, 404, 200}; !equalInts(codes, want) {
-		t.Errorf("statuses %v, want %v", codes, want)
-	}
-	if n := e.answered.Load(); n != 2 {
-		t.Errorf("the fast path answered %d, want the 2 before the hand-off", n)
-	}
+		if want := []int{200, 200, 404, 200}; !equalInts(codes, want) {
+			t.Errorf("statuses %v, want %v", codes, want)
+		}
+		if n := e.answered.Load(); n != 2 {
+			t.Errorf("the fast path answered %d, want the 2 before the hand-off", n)
+		}
+	})
 }
 
 // TestAnswersAtOnce: a connection's first request, when its head is in
@@ -166,41 +194,42 @@ func TestAnswersAndHandsOff(t *testing.T) {
 // further requests as usual.
 func TestAnswersAtOnce(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, nil)
-	for range 3 {
-		got, _ := sendAndRead(t, e.addr, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
+	eachAcceptMode(t, nil, func(t *testing.T, e *testEnv) {
+		for range 3 {
+			got, _ := sendAndRead(t, e.addr, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
+			if want := helloHead("GET") + helloBody; string(got) != want {
+				t.Fatalf("got %q, want %q and the end of the stream", got, want)
+			}
+		}
+		if n := e.quick.Load(); n == 0 {
+			t.Errorf("none of 3 requests whose heads were in was asked Quick")
+		}
+
+		e.quick.Store(0)
+		got, _ := sendAndRead(t, e.addr, "GET /render HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
 		if want := helloHead("GET") + helloBody; string(got) != want {
-			t.Fatalf("got %q, want %q and the end of the stream", got, want)
+			t.Fatalf("declined when Quick: got %q, want %q", got, want)
 		}
-	}
-	if n := e.quick.Load(); n == 0 {
-		t.Errorf("none of 3 requests whose heads were in was asked Quick")
-	}
 
-	e.quick.Store(0)
-	got, _ := sendAndRead(t, e.addr, "GET /render HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
-	if want := helloHead("GET") + helloBody; string(got) != want {
-		t.Fatalf("declined when Quick: got %q, want %q", got, want)
-	}
-
-	c, err := net.Dial("tcp", e.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
-	for i := range 3 {
-		io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-		res, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+		c, err := net.Dial("tcp", e.addr)
 		if err != nil {
-			t.Fatalf("request %d on one connection: %v", i+1, err)
+			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 200 || string(body) != helloBody {
-			t.Fatalf("request %d on one connection: %d %q", i+1, res.StatusCode, body)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		for i := range 3 {
+			io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+			res, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+			if err != nil {
+				t.Fatalf("request %d on one connection: %v", i+1, err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != 200 || string(body) != helloBody {
+				t.Fatalf("request %d on one connection: %d %q", i+1, res.StatusCode, body)
+			}
 		}
-	}
+	})
 }
 
 // TestNothingHoldsUpAccepting: neither a client whose head is still
@@ -208,39 +237,40 @@ func TestAnswersAtOnce(t *testing.T) {
 // client; both get their answers, whole, once they go on.
 func TestNothingHoldsUpAccepting(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, nil)
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", e.addr)
+	eachAcceptMode(t, nil, func(t *testing.T, e *testEnv) {
+		dial := func() net.Conn {
+			c, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			return c
+		}
+		partial := dial()
+		io.WriteString(partial, "GET /hello HTTP/1.1\r\nHo")
+		unread := dial()
+		io.WriteString(unread, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		time.Sleep(100 * time.Millisecond) // the socket fills up
+
+		got, took := sendAndRead(t, e.addr, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
+		if !bytes.HasSuffix(got, []byte(helloBody)) || took > time.Second {
+			t.Fatalf("the next client got %q after %v", got, took)
+		}
+
+		res, err := http.ReadResponse(bufio.NewReader(unread), &http.Request{Method: http.MethodGet})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		return c
-	}
-	partial := dial()
-	io.WriteString(partial, "GET /hello HTTP/1.1\r\nHo")
-	unread := dial()
-	io.WriteString(unread, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-	time.Sleep(100 * time.Millisecond) // the socket fills up
-
-	got, took := sendAndRead(t, e.addr, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second)
-	if !bytes.HasSuffix(got, []byte(helloBody)) || took > time.Second {
-		t.Fatalf("the next client got %q after %v", got, took)
-	}
-
-	res, err := http.ReadResponse(bufio.NewReader(unread), &http.Request{Method: http.MethodGet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(res.Body)
-	if err != nil || !bytes.Equal(body, bigBody) {
-		t.Fatalf("the large answer: %d of %d bytes, %v", len(body), len(bigBody), err)
-	}
-	io.WriteString(partial, "st: x\r\nConnection: close\r\n\r\n")
-	if got, _ := io.ReadAll(partial); string(got) != helloHead("GET")+helloBody {
-		t.Fatalf("the head that came in two parts: %q", got)
-	}
+		body, err := io.ReadAll(res.Body)
+		if err != nil || !bytes.Equal(body, bigBody) {
+			t.Fatalf("the large answer: %d of %d bytes, %v", len(body), len(bigBody), err)
+		}
+		io.WriteString(partial, "st: x\r\nConnection: close\r\n\r\n")
+		if got, _ := io.ReadAll(partial); string(got) != helloHead("GET")+helloBody {
+			t.Fatalf("the head that came in two parts: %q", got)
+		}
+	})
 }
 
 func equalInts(a, b []int) bool {
@@ -261,71 +291,73 @@ func equalInts(a, b []int) bool {
 // rather than the silence of a head timeout.
 func TestHandsOffPartialHeads(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, nil)
-	// net/http alone, as the fast path hands it connections.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := &http.Server{Handler: http.HandlerFunc(netHTTPHandler), ReadHeaderTimeout: DefaultHeaderTimeout}
-	go plain.Serve(ln)
-	t.Cleanup(func() { plain.Close() })
+	eachAcceptMode(t, nil, func(t *testing.T, e *testEnv) {
+		// net/http alone, as the fast path hands it connections.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := &http.Server{Handler: http.HandlerFunc(netHTTPHandler), ReadHeaderTimeout: DefaultHeaderTimeout}
+		go plain.Serve(ln)
+		t.Cleanup(func() { plain.Close() })
 
-	for _, tc := range []struct {
-		name, raw string
-		halfClose bool
-	}{
-		{"header line without a colon", "GET /hello HTTP/1.1\r\nHost: x\r\nBadLine\r\n", false},
-		{"request line with a fourth part", "GET /hello HTTP/1.1 extra\r\n", false},
-		{"no request line", "GARBAGE\r\n", false},
-		{"bare LF line ends, then a bad line", "GET /hello HTTP/1.1\nHost: x\nBadLine\n", false},
-		{"end of stream after a header line", "GET /hello HTTP/1.1\r\nHost: x\r\n", true},
-		{"end of stream inside the request line", "GET /hel", true},
-		{"end of stream after an empty line", "\r\n", true},
-	} {
-		want, _ := sendAndRead(t, ln.Addr().String(), tc.raw, tc.halfClose, 3*time.Second)
-		if !bytes.HasPrefix(want, []byte("HTTP/1.1 400 ")) {
-			t.Fatalf("%s: net/http answered %q, not a 400 at once", tc.name, want)
+		for _, tc := range []struct {
+			name, raw string
+			halfClose bool
+		}{
+			{"header line without a colon", "GET /hello HTTP/1.1\r\nHost: x\r\nBadLine\r\n", false},
+			{"request line with a fourth part", "GET /hello HTTP/1.1 extra\r\n", false},
+			{"no request line", "GARBAGE\r\n", false},
+			{"bare LF line ends, then a bad line", "GET /hello HTTP/1.1\nHost: x\nBadLine\n", false},
+			{"end of stream after a header line", "GET /hello HTTP/1.1\r\nHost: x\r\n", true},
+			{"end of stream inside the request line", "GET /hel", true},
+			{"end of stream after an empty line", "\r\n", true},
+		} {
+			want, _ := sendAndRead(t, ln.Addr().String(), tc.raw, tc.halfClose, 3*time.Second)
+			if !bytes.HasPrefix(want, []byte("HTTP/1.1 400 ")) {
+				t.Fatalf("%s: net/http answered %q, not a 400 at once", tc.name, want)
+			}
+			got, took := sendAndRead(t, e.addr, tc.raw, tc.halfClose, 3*time.Second)
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s: %q, want net/http's %q", tc.name, got, want)
+			}
+			if took > time.Second {
+				t.Errorf("%s: answered after %v", tc.name, took)
+			}
 		}
-		got, took := sendAndRead(t, e.addr, tc.raw, tc.halfClose, 3*time.Second)
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s: %q, want net/http's %q", tc.name, got, want)
-		}
-		if took > time.Second {
-			t.Errorf("%s: answered after %v", tc.name, took)
-		}
-	}
+	})
 }
 
 // TestSlowHead: a head that arrives a byte at a time is still the fast
 // path's to answer, and the connection then waits in the fast path.
 func TestSlowHead(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, nil)
-	req := "GET /hello HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\n\r\n"
-	c, err := net.Dial("tcp", e.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	for i := range len(req) {
-		c.Write([]byte{req[i]})
-		time.Sleep(2 * time.Millisecond)
-	}
-	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodGet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 || string(body) != helloBody || e.answered.Load() != 1 {
-		t.Fatalf("slow head: %d %q, fast path answers %d", res.StatusCode, body, e.answered.Load())
-	}
-	for deadline := time.Now().Add(2 * time.Second); e.idle() != 1; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("after a slow head, the connection is not waiting in the fast path")
+	eachAcceptMode(t, nil, func(t *testing.T, e *testEnv) {
+		req := "GET /hello HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\n\r\n"
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		for i := range len(req) {
+			c.Write([]byte{req[i]})
+			time.Sleep(2 * time.Millisecond)
+		}
+		res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodGet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || string(body) != helloBody || e.answered.Load() != 1 {
+			t.Fatalf("slow head: %d %q, fast path answers %d", res.StatusCode, body, e.answered.Load())
+		}
+		for deadline := time.Now().Add(2 * time.Second); e.idle() != 1; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("after a slow head, the connection is not waiting in the fast path")
+			}
+		}
+	})
 }
 
 // idle counts the connections waiting in the fast path for a request.
@@ -414,14 +446,15 @@ func TestHeadDeadlineCarriesOver(t *testing.T) {
 // else.
 func TestSurvivesPanic(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, nil)
-	got, _ := sendAndRead(t, e.addr, "GET /panic HTTP/1.1\r\nHost: x\r\n\r\n", false, 3*time.Second)
-	if len(got) != 0 {
-		t.Fatalf("after the panic: %q, want the connection closed", got)
-	}
-	if got, _ := sendAndRead(t, e.addr, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second); !bytes.HasSuffix(got, []byte(helloBody)) {
-		t.Fatalf("after the panic: %q", got)
-	}
+	eachAcceptMode(t, nil, func(t *testing.T, e *testEnv) {
+		got, _ := sendAndRead(t, e.addr, "GET /panic HTTP/1.1\r\nHost: x\r\n\r\n", false, 3*time.Second)
+		if len(got) != 0 {
+			t.Fatalf("after the panic: %q, want the connection closed", got)
+		}
+		if got, _ := sendAndRead(t, e.addr, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 3*time.Second); !bytes.HasSuffix(got, []byte(helloBody)) {
+			t.Fatalf("after the panic: %q", got)
+		}
+	})
 }
 
 // TestHandedConnectionsCloseWrite: net/http half-closes a connection
@@ -432,21 +465,22 @@ func TestSurvivesPanic(t *testing.T) {
 // at once, not a reset half a second later.
 func TestHandedConnectionsCloseWrite(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, nil)
-	for i := range 3 {
-		c, err := net.Dial("tcp", e.addr)
-		if err != nil {
-			t.Fatal(err)
+	eachAcceptMode(t, nil, func(t *testing.T, e *testEnv) {
+		for i := range 3 {
+			c, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+			c.Write(bytes.Repeat([]byte("x"), 1<<20)) // more than net/http reads of it
+			start := time.Now()
+			got, err := io.ReadAll(c)
+			took := time.Since(start)
+			c.Close()
+			if err != nil || !bytes.HasPrefix(got, []byte("HTTP/1.1 413 ")) || took > 400*time.Millisecond {
+				t.Fatalf("try %d: %q, %v after %v; want the 413 and the end of the stream at once", i, got, err, took)
+			}
 		}
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		io.WriteString(c, "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
-		c.Write(bytes.Repeat([]byte("x"), 1<<20)) // more than net/http reads of it
-		start := time.Now()
-		got, err := io.ReadAll(c)
-		took := time.Since(start)
-		c.Close()
-		if err != nil || !bytes.HasPrefix(got, []byte("HTTP/1.1 413 ")) || took > 400*time.Millisecond {
-			t.Fatalf("try %d: %q, %v after %v; want the 413 and the end of the stream at once", i, got, err, took)
-		}
-	}
+	})
 }

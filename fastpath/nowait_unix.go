@@ -4,53 +4,67 @@ package fastpath
 
 import (
 	"errors"
-	"net"
+	"io"
 	"syscall"
+
+	"net"
 
 	"golang.org/x/sys/unix"
 )
 
-// headWaiting reports whether a whole request head of at most len(buf)
-// bytes has arrived on c, without reading it or waiting for it.
-func headWaiting(c net.Conn, buf []byte) bool {
-	rc := rawConn(c)
+// readNow and writeNow reach under the net.Conn for read and writev
+// calls that return at once instead of parking the goroutine.
+
+func (s connSocket) readNow(p []byte) (int, error) {
+	rc := rawConn(s.Conn)
 	if rc == nil {
-		return false
+		return 0, nil
 	}
 	n := 0
+	var err error
 	rc.Read(func(fd uintptr) bool {
-		n, _, _ = unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		n, err = unix.Read(int(fd), p)
 		return true // never wait
 	})
-	return n > 0 && headEnd(buf[:n]) > 0
+	return readResult(n, err)
 }
 
-// writeNow makes one write of b to c that never waits, and returns what
-// the socket did not take at once.
-func writeNow(c net.Conn, b net.Buffers) (unsent net.Buffers, err error) {
-	rc := rawConn(c)
+func (s connSocket) writeNow(b net.Buffers) (net.Buffers, error) {
+	rc := rawConn(s.Conn)
 	if rc == nil {
 		return b, nil
 	}
 	n := 0
+	var err error
 	rc.Write(func(fd uintptr) bool {
 		n, err = unix.Writev(int(fd), b)
 		return true // never wait
 	})
-	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-		n, err = 0, nil
+	return writeResult(b, n, err)
+}
+
+// readResult is readNow's answer for what a read call returned.
+func readResult(n int, err error) (int, error) {
+	switch {
+	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return 0, io.EOF
 	}
-	if err != nil {
+	return n, nil
+}
+
+// writeResult is writeNow's answer for what a writev call of b returned.
+func writeResult(b net.Buffers, n int, err error) (net.Buffers, error) {
+	switch {
+	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+		return b, nil
+	case err != nil:
 		return nil, err
 	}
-	for len(b) > 0 && n >= len(b[0]) {
-		n -= len(b[0])
-		b = b[1:]
-	}
-	if len(b) > 0 {
-		b[0] = b[0][n:]
-	}
-	return b, nil
+	return unsentAfter(b, n), nil
 }
 
 func rawConn(c net.Conn) syscall.RawConn {
