@@ -98,8 +98,11 @@ type conn struct {
 	*connBufs
 	remote string // client address, as clientAddr gives it for net/http
 	number uint64 // Request.Conn
-	state  atomic.Int32
-	caps   *connCaps
+	// firstDue is when the first request head is due: the head timeout
+	// runs from the accept.
+	firstDue time.Time
+	state    atomic.Int32
+	caps     *connCaps
 	// counted: the connection still counts against caps.
 	counted atomic.Bool
 
@@ -211,10 +214,17 @@ func (f *Server) Serve(ln net.Listener) error {
 
 	defer close(f.acceptDone)
 	defer f.caps.flush() // the refusals not yet reported
+	// The sockets still held go on as any other connection, so that a
+	// shutdown waits for their requests too.
+	defer func() {
+		for _, a := range l.release() {
+			f.serveLater(a, nil, true)
+		}
+	}()
 	var backoff time.Duration
 	var accepted uint64
 	for {
-		s, remote, err := l.accept()
+		a, err := l.next()
 		if err != nil {
 			if f.closing.Load() {
 				return http.ErrServerClosed
@@ -229,89 +239,106 @@ func (f *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		if refused := f.caps.admit(remote); refused != nil {
-			refuse(s, refused)
+		if a.held {
+			if !time.Now().Before(a.by) {
+				f.drop(a) // silent for its whole head timeout
+				continue
+			}
+			f.first(l, a)
+			continue
+		}
+		if refused := f.caps.admit(a.remote); refused != nil {
+			refuse(a.s, refused)
 			continue
 		}
 		accepted++
-		f.first(s, remote, accepted)
+		a.number, a.by = accepted, time.Now().Add(f.HeaderTimeout)
+		f.first(l, a)
 	}
 }
 
-// first serves s, accepted just now, whose client is remote, and which is
-// the number-th. The nessemble client opens a connection per request,
-// and a goroutine for each costs more than the answer: the scheduler
-// wakes another thread to run it. So when s's first request head has
-// arrived already and Answer has the answer ready in memory, first
-// answers it here, on the accepting goroutine, if the answer goes out in
-// one write that does not wait. Anything that would wait (a head still
+// first serves a, accepted just now or held by l until now. The
+// nessemble client opens a connection per request, and a goroutine for
+// each costs more than the answer: the scheduler wakes another thread to
+// run it. So when a's first request head has arrived and Answer has the
+// answer ready in memory, first answers it here, on the accepting
+// goroutine, if the answer goes out in one write that does not wait. A
+// socket with nothing to read yet, l holds for the accept loop to come
+// back to (socket_linux.go). Anything else that would wait (a head still
 // arriving, an answer to render, a socket that does not take it all, a
-// next request on the connection) goes to a goroutine of the connection's
-// own, which takes over where this left off.
-func (f *Server) first(s socket, remote string, number uint64) {
+// next request on the connection) goes to a goroutine of the
+// connection's own, which takes over where this left off.
+func (f *Server) first(l listener, a fresh) {
 	defer func() {
 		if p := recover(); p != nil {
 			f.Log.Error("panic in the fast path", "panic", p, "stack", string(debug.Stack()))
-			s.close()
-			f.caps.release(remote)
+			f.drop(a)
 		}
 	}()
-	n, err := s.readNow(f.in)
-	if err != nil { // the client has gone
-		s.close()
-		f.caps.release(remote)
+	n, err := a.s.readNow(f.in)
+	switch {
+	case err != nil: // the client has gone
+		f.drop(a)
+		return
+	case n == 0 && !a.held && !f.closing.Load() && l.hold(a):
 		return
 	}
 	in := f.in[:n]
 	end := headEnd(in)
 	if end < 0 {
-		if c := f.adopt(s, remote, number, in); c != nil {
-			go f.serve(c, true)
-		}
+		f.serveLater(a, in, true)
 		return
 	}
-	out, body, keepOpen, ok := f.answer(f.out[:0], remote, number, in[:end], true)
+	out, body, keepOpen, ok := f.answer(f.out[:0], a.remote, a.number, in[:end], true)
 	if !ok { // to ask Answer again, allowed to wait, or to hand on
-		if c := f.adopt(s, remote, number, in); c != nil {
-			go f.serve(c, true)
-		}
+		f.serveLater(a, in, true)
 		return
 	}
 	f.out = out
 	keepOpen = keepOpen && !f.closing.Load()
-	unsent, err := s.writeNow(net.Buffers{out, body})
+	unsent, err := a.s.writeNow(net.Buffers{out, body})
 	switch {
 	case err != nil:
-		s.close()
-		f.caps.release(remote)
+		f.drop(a)
 	case len(unsent) > 0:
-		if c := f.adopt(s, remote, number, in[end:]); c != nil {
+		if c := f.adopt(a, in[end:]); c != nil {
 			if len(unsent) == 2 { // the head's rest, out of the loop's f.out
 				unsent[0] = append(c.out[:0], unsent[0]...)
 			}
 			go f.finish(c, unsent, keepOpen)
 		}
 	case keepOpen:
-		if c := f.adopt(s, remote, number, in[end:]); c != nil {
-			go f.serve(c, false)
-		}
+		f.serveLater(a, in[end:], false)
 	default:
-		s.close()
-		f.caps.release(remote)
+		f.drop(a)
 	}
 }
 
-// adopt makes s a conn, whose reads start with the bytes already read
+// serveLater gives a, whose reads start with the bytes already read from
+// it, a goroutine that serves it; first says whether its first request is
+// still to come.
+func (f *Server) serveLater(a fresh, read []byte, first bool) {
+	if c := f.adopt(a, read); c != nil {
+		go f.serve(c, first)
+	}
+}
+
+// drop closes a, which is done with.
+func (f *Server) drop(a fresh) {
+	a.s.close()
+	f.caps.release(a.remote)
+}
+
+// adopt makes a a conn, whose reads start with the bytes already read
 // from it, for a goroutine of its own; nil if it cannot.
-func (f *Server) adopt(s socket, remote string, number uint64, read []byte) *conn {
-	raw, err := s.conn()
-	if err != nil {
+func (f *Server) adopt(a fresh, read []byte) *conn {
+	raw, err := a.s.conn()
+	if err != nil { // and the socket is closed
 		f.Log.Warn("cannot take a connection", "err", err)
-		s.close()
-		f.caps.release(remote)
+		f.caps.release(a.remote)
 		return nil
 	}
-	c := &conn{Conn: raw, connBufs: f.getBufs(raw), remote: remote, number: number, caps: &f.caps}
+	c := &conn{Conn: raw, connBufs: f.getBufs(raw), remote: a.remote, number: a.number, firstDue: a.by, caps: &f.caps}
 	if len(read) > 0 {
 		c.br.Reset(&carried{first: bytes.Clone(read), r: raw})
 	}
@@ -362,13 +389,12 @@ func (f *Server) end(c *conn) {
 func (f *Server) serveRequests(c *conn, first bool) {
 	raw := c.Conn
 	for ; ; first = false {
-		wait, waiting := idleTimeout, connIdle
-		if first {
-			wait, waiting = f.HeaderTimeout, connNew
-		}
 		// headBy is when the request head must be in, which a hand-off
 		// carries over to net/http (see conn.SetReadDeadline).
-		headBy := time.Now().Add(wait)
+		headBy, waiting := time.Now().Add(idleTimeout), connIdle
+		if first {
+			headBy, waiting = c.firstDue, connNew
+		}
 		// The deadline goes before the state that lets a shutdown close
 		// the connection, so that the shutdown's deadline (see quiet)
 		// comes after it and wins.

@@ -3,6 +3,7 @@ package fastpath
 import (
 	"io"
 	"net"
+	"time"
 )
 
 // A socket is a connection the accept loop has just accepted, before it
@@ -19,26 +20,47 @@ type socket interface {
 	writeNow(b net.Buffers) (unsent net.Buffers, err error)
 	close()
 	// conn is the socket as a net.Conn, for a goroutine that may wait.
-	// The socket is not to be used after it.
+	// The socket is not to be used after it, even if it fails: it is
+	// closed then.
 	conn() (net.Conn, error)
 }
 
-// listener yields the accept loop's sockets, with the client's host (as
-// remoteHost gives it).
+// listener yields the sockets the accept loop serves.
 type listener interface {
-	accept() (s socket, remote string, err error)
+	// next returns a socket just accepted, with its client's host (as
+	// remoteHost gives it); or one that hold kept (held set) that has
+	// something to read now, or whose time (by) is up.
+	next() (fresh, error)
+	// hold keeps a, which has nothing to read yet, for next; false if the
+	// listener cannot.
+	hold(a fresh) bool
+	// release ends the listener, at the end of the accept loop, and
+	// returns the sockets it held.
+	release() []fresh
 }
 
-// connListener is a net.Listener as a listener.
+// fresh is a socket accepted and not yet a conn.
+type fresh struct {
+	s      socket
+	remote string    // the client's host
+	number uint64    // Request.Conn
+	by     time.Time // when its first request head is due
+	held   bool      // it has been held
+}
+
+// connListener is a net.Listener as a listener, which holds nothing.
 type connListener struct{ ln net.Listener }
 
-func (l connListener) accept() (socket, string, error) {
+func (l connListener) next() (fresh, error) {
 	c, err := l.ln.Accept()
 	if err != nil {
-		return nil, "", err
+		return fresh{}, err
 	}
-	return connSocket{c}, remoteHost(c.RemoteAddr().String()), nil
+	return fresh{s: connSocket{c}, remote: remoteHost(c.RemoteAddr().String())}, nil
 }
+
+func (connListener) hold(fresh) bool  { return false }
+func (connListener) release() []fresh { return nil }
 
 // connSocket is a net.Conn as a socket (nowait_*.go reads and writes it).
 type connSocket struct{ net.Conn }

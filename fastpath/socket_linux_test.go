@@ -17,11 +17,11 @@ func TestTCPListenersGiveSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	l, also, err := listenerOf(ln)
+	l, _, err := listenerOf(ln)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer also.Close()
+	defer l.release()
 	if _, ok := l.(*socketListener); !ok {
 		t.Errorf("a TCP listener gives %T", l)
 	}

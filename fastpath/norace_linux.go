@@ -1,0 +1,7 @@
+//go:build !race
+
+package fastpath
+
+func raceAcquire(rawSocket) {}
+
+func raceRelease(rawSocket) {}
