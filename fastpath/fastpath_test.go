@@ -145,6 +145,18 @@ func netHTTPHandler(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// dial connects to the server, for the rest of the test at most.
+func (e *testEnv) dial(t *testing.T) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c
+}
+
 // sendAndRead writes raw on a new connection to addr, half-closes it if
 // asked, and returns what comes back within wait, and how long that took.
 func sendAndRead(t *testing.T, addr, raw string, halfClose bool, wait time.Duration) ([]byte, time.Duration) {
@@ -244,18 +256,9 @@ func TestAnswersAtOnce(t *testing.T) {
 func TestNothingHoldsUpAccepting(t *testing.T) {
 	t.Parallel()
 	eachAcceptMode(t, nil, func(t *testing.T, e *testEnv) {
-		dial := func() net.Conn {
-			c, err := net.Dial("tcp", e.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			return c
-		}
-		partial := dial()
+		partial := e.dial(t)
 		io.WriteString(partial, "GET /hello HTTP/1.1\r\nHo")
-		unread := dial()
+		unread := e.dial(t)
 		io.WriteString(unread, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		time.Sleep(100 * time.Millisecond) // the socket fills up
 
@@ -288,17 +291,8 @@ func TestLateRequests(t *testing.T) {
 	t.Parallel()
 	const timeout = 600 * time.Millisecond
 	eachAcceptMode(t, func(s *Server) { s.HeaderTimeout = timeout }, func(t *testing.T, e *testEnv) {
-		dial := func() net.Conn {
-			c, err := net.Dial("tcp", e.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			return c
-		}
 		want := helloHead("GET") + helloBody
-		late := dial()
+		late := e.dial(t)
 		time.Sleep(100 * time.Millisecond)
 		io.WriteString(late, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		if got, _ := io.ReadAll(late); string(got) != want {
@@ -308,7 +302,7 @@ func TestLateRequests(t *testing.T) {
 			t.Errorf("the late request was asked Quick %d times, want once: from the accept loop", e.quick.Load())
 		}
 
-		partial := dial()
+		partial := e.dial(t)
 		time.Sleep(50 * time.Millisecond)
 		io.WriteString(partial, "GET /hello HTTP/1.1\r\nHo")
 		time.Sleep(50 * time.Millisecond)
@@ -317,7 +311,7 @@ func TestLateRequests(t *testing.T) {
 			t.Fatalf("a head that came late and in two parts: %q", got)
 		}
 
-		silent, opened := dial(), time.Now()
+		silent, opened := e.dial(t), time.Now()
 		time.Sleep(timeout / 2)
 		if got, err := io.ReadAll(silent); len(got) != 0 || err != nil {
 			t.Fatalf("a silent client: %q, %v; want the end of the stream", got, err)
