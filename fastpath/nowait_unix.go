@@ -5,9 +5,8 @@ package fastpath
 import (
 	"errors"
 	"io"
-	"syscall"
-
 	"net"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
