@@ -110,8 +110,7 @@ func (l *socketListener) next() (fresh, error) {
 			}
 			continue
 		}
-		now := time.Now()
-		if h, ok := l.oldest(); ok && !now.Before(l.held[h.s].by) {
+		if h, ok := l.oldest(); ok && !time.Now().Before(l.held[h.s].by) {
 			a, _ := l.take(h.s)
 			return a, nil
 		}
