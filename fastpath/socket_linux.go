@@ -102,6 +102,11 @@ func newSocketListener(lfd int, name string) (*socketListener, error) {
 
 func (l *socketListener) next() (fresh, error) {
 	for {
+		// Held sockets that have something to read go before new
+		// connections: a stream of those must not starve them.
+		if len(l.ready) == 0 && len(l.held) > 0 {
+			l.collect()
+		}
 		if len(l.ready) > 0 {
 			s := l.ready[0]
 			l.ready = l.ready[1:]
@@ -152,23 +157,28 @@ func (l *socketListener) wait() error {
 		by = l.held[h.s].by
 	}
 	l.ep.SetReadDeadline(by)
-	err := l.rc.Read(func(epfd uintptr) bool {
-		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, epfd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-		n := int(r)
-		if e != 0 || n == 0 {
-			return false
-		}
-		for _, ev := range l.events[:n] {
-			if int(ev.Fd) != l.lfd {
-				l.ready = append(l.ready, rawSocket(ev.Fd))
-			}
-		}
-		return true
-	})
+	err := l.rc.Read(func(uintptr) bool { return l.collect() })
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return nil
 	}
 	return err
+}
+
+// collect adds the held sockets epoll reports readable to l.ready, without
+// waiting, and reports whether epoll reported anything, the listener
+// included.
+func (l *socketListener) collect() bool {
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	n := int(r)
+	if e != 0 || n == 0 {
+		return false
+	}
+	for _, ev := range l.events[:n] {
+		if int(ev.Fd) != l.lfd {
+			l.ready = append(l.ready, rawSocket(ev.Fd))
+		}
+	}
+	return true
 }
 
 // hold keeps a, with nothing to read yet, until it has or until a.by.
